@@ -1,0 +1,5 @@
+import sys
+
+from lidtool.cli import main
+
+sys.exit(main())

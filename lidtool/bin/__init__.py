@@ -1,0 +1,1 @@
+"""Command-line entry points; each module here is one `lidtool` subcommand."""

@@ -1,0 +1,80 @@
+"""Kaldi text tables (`<key> <value...>` per line, sorted by key in C locale).
+
+Readers keep each key's line number so that later checks (missing wav, unknown language)
+can point at the exact line. Writers sort and write atomically.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from lidtool.errors import DataDirError
+from lidtool.fileio import atomic_open
+
+
+class Table(dict):
+    """An ordered `key -> value` dict that remembers where each key came from."""
+
+    def __init__(self, path=None):
+        super().__init__()
+        self.path = str(path) if path is not None else None
+        self.lines: dict[str, int] = {}
+
+    def where(self, key: str) -> tuple[str | None, int | None]:
+        return self.path, self.lines.get(key)
+
+    def error(self, key: str, message: str, fix: str | None = None) -> DataDirError:
+        return DataDirError(self.path or "<table>", message, line=self.lines.get(key), fix=fix)
+
+
+def read_table(path, *, require_sorted: bool = True, allow_empty_value: bool = False,
+               fix_hint: str | None = None) -> Table:
+    """Read `path` into a Table; duplicates, empty values and (optionally) unsorted keys
+    are errors naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataDirError(path, "file does not exist")
+    table = Table(path)
+    prev = None
+    with open(path, encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.rstrip("\n")
+            if not line.strip():
+                raise DataDirError(path, "empty line", line=lineno, fix=fix_hint or "remove it")
+            parts = line.split(maxsplit=1)
+            key = parts[0]
+            value = parts[1].strip() if len(parts) > 1 else ""
+            if not value and not allow_empty_value:
+                raise DataDirError(path, f"key '{key}' has no value", line=lineno,
+                                   fix=fix_hint)
+            if key in table:
+                raise DataDirError(path, f"duplicate key '{key}' (first at line "
+                                   f"{table.lines[key]})", line=lineno,
+                                   fix=fix_hint or "utils/fix_data_dir.sh")
+            if require_sorted and prev is not None and key < prev:
+                raise DataDirError(path, f"not sorted: '{key}' comes after '{prev}'",
+                                   line=lineno, fix=fix_hint or
+                                   "LC_ALL=C sort -k1,1 -u, or utils/fix_data_dir.sh")
+            table[key] = value
+            table.lines[key] = lineno
+            prev = key
+    return table
+
+
+def write_table(path, items: Mapping[str, object] | Iterable[tuple[str, object]]) -> None:
+    """Write `key value` lines sorted by key (C locale order), atomically."""
+    pairs = items.items() if isinstance(items, Mapping) else items
+    rows = sorted((str(k), v) for k, v in pairs)
+    with atomic_open(path) as f:
+        for key, value in rows:
+            if isinstance(value, (list, tuple)):
+                value = " ".join(str(v) for v in value)
+            f.write(f"{key} {value}\n")
+
+
+def invert(table: Mapping[str, str]) -> dict[str, list[str]]:
+    """utt2spk -> spk2utt (values sorted), likewise utt2lang -> lang2utt."""
+    out: dict[str, list[str]] = {}
+    for key, value in table.items():
+        out.setdefault(value, []).append(key)
+    return {k: sorted(v) for k, v in sorted(out.items())}

@@ -1,0 +1,63 @@
+"""Shared fixtures: small Kaldi data dirs made from generated audio."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Shell tools (utils/*.sh, steps/*.sh) call `lidtool`: make the interpreter running the tests
+# (the project's .venv) the one they find.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def make_wav(path: Path, seconds: float, freq: float, sr: int = 16000, seed: int = 0) -> Path:
+    """A tone plus a little noise, int16 wav: enough structure for features and VAD."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x.astype(np.float32), sr, subtype="PCM_16")
+    return path
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path) -> Path:
+    """6 utterances, 3 speakers, 2 languages (eng: low tones, fra: high tones), 0.5-1.0 s."""
+    d = tmp_path / "data" / "tiny"
+    d.mkdir(parents=True)
+    wav, u2s, u2l, u2d = [], [], [], []
+    for i, (spk, lang) in enumerate([("spkA", "eng"), ("spkA", "eng"), ("spkB", "fra"),
+                                     ("spkB", "fra"), ("spkC", "eng"), ("spkC", "fra")]):
+        utt = f"{spk}-utt{i}"
+        secs = 0.5 + 0.1 * i
+        f = make_wav(tmp_path / "wav" / f"{utt}.wav", secs,
+                     300.0 if lang == "eng" else 1200.0, seed=i)
+        wav.append(f"{utt} {f}")
+        u2s.append(f"{utt} {spk}")
+        u2l.append(f"{utt} {lang}")
+        u2d.append(f"{utt} {secs:.3f}")
+    write_lines(d / "wav.scp", wav)
+    write_lines(d / "utt2spk", u2s)
+    write_lines(d / "utt2lang", u2l)
+    write_lines(d / "utt2dur", u2d)
+    spk2utt = {}
+    for line in u2s:
+        u, s = line.split()
+        spk2utt.setdefault(s, []).append(u)
+    write_lines(d / "spk2utt", [f"{s} {' '.join(us)}" for s, us in sorted(spk2utt.items())])
+    return d
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
