@@ -11,9 +11,17 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _tmp_name(path: Path) -> str:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    # mkstemp creates 0600; outputs should get the usual permissions a plain open() gives.
+    os.chmod(name, 0o666 & ~_umask())
     return name
 
 
