@@ -189,3 +189,16 @@ def test_shell_wrappers(tiny_data_dir, tmp_path, repo):
     assert "usage" in sh("fix_data_dir.sh", "--help").stdout
     unknown = sh("copy_data_dir.sh", "--bogus", "1", "a", "b", check=False)
     assert unknown.returncode != 0 and "unknown option --bogus" in unknown.stderr
+
+
+def test_speaker_and_recording_tables_follow_subsets(tiny_data_dir, tmp_path):
+    write_lines(tiny_data_dir / "spk2gender", ["spkA m", "spkB f", "spkC m"])
+    write_lines(tiny_data_dir / "utt2uniq", [f"{u} {u}" for u in DataDir(tiny_data_dir).utts])
+    sub = subset_data_dir(tiny_data_dir, tmp_path / "sub", spks=["spkB"])
+    assert (sub / "spk2gender").read_text() == "spkB f\n"
+    assert (sub / "utt2uniq").read_text() == "spkB-utt2 spkB-utt2\nspkB-utt3 spkB-utt3\n"
+    cp = copy_data_dir(sub, tmp_path / "cp", utt_prefix="u-", spk_prefix="s-")
+    assert (cp / "spk2gender").read_text() == "s-spkB f\n"
+    parts = split_data_dir(tiny_data_dir, 2)
+    combined = combine_data_dirs(tmp_path / "comb", parts)
+    assert (combined / "spk2gender").read_text() == (tiny_data_dir / "spk2gender").read_text()

@@ -18,9 +18,12 @@ from lidtool.errors import DataDirError
 
 # table name -> whether values must be numbers
 UTT_TABLES = ("utt2spk", "utt2lang", "utt2dur", "utt2num_frames", "feats.scp", "vad.scp",
-              "text", "ali.scp")
+              "text", "ali.scp", "utt2uniq")
+# keyed by recording (wav.scp's key when there is a segments file) and by speaker
+RECO_TABLES = ("wav.scp", "reco2dur", "reco2vol")
+SPK_TABLES = ("spk2gender",)
 NUMERIC_TABLES = ("utt2dur", "utt2num_frames", "reco2dur")
-ALL_TABLES = ("wav.scp", "segments", "spk2utt", "lang2utt", "reco2dur") + UTT_TABLES
+ALL_TABLES = ("segments", "spk2utt", "lang2utt") + RECO_TABLES + SPK_TABLES + UTT_TABLES
 
 
 def _attr(name: str) -> str:
@@ -227,9 +230,13 @@ def _filtered(d: DataDir, keep_utts: set[str]) -> dict[str, dict]:
     recos = None
     if "segments" in tables:
         recos = {tables["segments"][u].split()[0] for u in keep_utts if u in tables["segments"]}
+    spks = {tables["utt2spk"][u] for u in keep_utts if u in tables["utt2spk"]} \
+        if "utt2spk" in tables else set()
     for name, table in tables.items():
-        if name in ("wav.scp", "reco2dur") and recos is not None:
+        if name in RECO_TABLES and recos is not None:
             out[name] = {k: v for k, v in table.items() if k in recos}
+        elif name in SPK_TABLES:
+            out[name] = {k: v for k, v in table.items() if k in spks}
         else:
             out[name] = {k: v for k, v in table.items() if k in keep_utts}
     return out

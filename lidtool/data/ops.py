@@ -5,7 +5,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from lidtool.data.datadir import DataDir, load_tables, write_data_dir
+from lidtool.data.datadir import (ALL_TABLES, RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir,
+                                  load_tables, write_data_dir)
 from lidtool.data.tables import Table, read_table
 from lidtool.errors import DataDirError
 
@@ -32,12 +33,11 @@ def fix_data_dir(path) -> dict[str, int]:
     d = Path(path)
     if not d.is_dir():
         raise DataDirError(d, "data directory does not exist")
-    names = ["wav.scp", "segments", "utt2spk", "utt2lang", "utt2dur", "utt2num_frames",
-             "feats.scp", "vad.scp", "text", "ali.scp", "reco2dur"]
+    names = [n for n in ALL_TABLES if n not in ("spk2utt", "lang2utt")]
     tables = {n: _read_loose(d / n) for n in names if (d / n).is_file()}
     if "utt2spk" not in tables:
         raise DataDirError(d / "utt2spk", "file does not exist")
-    utt_names = [n for n in tables if n not in ("wav.scp", "segments", "reco2dur")]
+    utt_names = [n for n in tables if n in UTT_TABLES]
     keep = set(tables["utt2spk"])
     for n in utt_names:
         keep &= {k for k, v in tables[n].items() if v or n == "text"}
@@ -58,8 +58,11 @@ def fix_data_dir(path) -> dict[str, int]:
     out = {}
     used_recos = {tables["segments"][u].split()[0] for u in keep} if "segments" in tables else None
     for n, t in tables.items():
-        if n in ("wav.scp", "reco2dur") and used_recos is not None:
+        if n in RECO_TABLES and used_recos is not None:
             out[n] = {k: v for k, v in t.items() if k in used_recos}
+        elif n in SPK_TABLES:
+            spks = {tables["utt2spk"][u] for u in keep}
+            out[n] = {k: v for k, v in t.items() if k in spks}
         else:
             out[n] = {k: v for k, v in t.items() if k in keep}
     for derived in ("spk2utt", "lang2utt"):
@@ -99,7 +102,7 @@ def combine_data_dirs(dst, srcs) -> Path:
         merged: dict[str, str] = {}
         for d, t in zip(dirs, all_tables):
             for k, v in t[name].items():
-                if k in merged and name not in ("wav.scp", "reco2dur"):
+                if k in merged and name not in RECO_TABLES + SPK_TABLES:
                     raise t[name].error(k, f"id '{k}' also appears in another source dir")
                 merged[k] = v
         out[name] = merged
@@ -112,6 +115,7 @@ def copy_data_dir(src, dst, *, utt_prefix: str = "", spk_prefix: str = "") -> Pa
     tables = load_tables(d)
     out: dict[str, dict] = {}
     for name, t in tables.items():
+        key_prefix = spk_prefix if name in SPK_TABLES else utt_prefix
         new = {}
         for k, v in t.items():
             if name == "utt2spk":
@@ -119,6 +123,6 @@ def copy_data_dir(src, dst, *, utt_prefix: str = "", spk_prefix: str = "") -> Pa
             elif name == "segments":
                 reco, rest = v.split(maxsplit=1)
                 v = f"{utt_prefix}{reco} {rest}"
-            new[utt_prefix + k] = v
+            new[key_prefix + k] = v
         out[name] = new
     return write_data_dir(dst, out)
