@@ -1,0 +1,46 @@
+"""Write a recipe's RESULTS.md: score every (system, test set) named in a results spec YAML."""
+import datetime
+import json
+import subprocess
+from pathlib import Path
+
+from lidtool.metrics.results import load_specs, write_results
+
+
+def add_arguments(p):
+    p.add_argument("spec", help="YAML with a 'tables' list (see egs/synth_lid/conf/results.yaml)")
+    p.add_argument("out", help="markdown file to write, e.g. RESULTS.md")
+    p.add_argument("--root", default=".", help="directory the spec's paths are relative to")
+    p.add_argument("--command", default="", help="the command that produced the run")
+    p.add_argument("--title", default="Results")
+    p.add_argument("--preamble", default="", help="file whose text goes under the title")
+    p.add_argument("--json", default="", help="also write every metric as JSON here")
+
+
+def _git_commit(root: Path) -> str:
+    r = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
+def main(args):
+    specs = load_specs(args.spec)
+    root = Path(args.root)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    header = [f"# {args.title}", "",
+              f"Written by the scoring stage on {stamp} (lidtool commit {_git_commit(root)}); "
+              "every number below is computed from score files of a real run.", ""]
+    if args.command:
+        header += ["Produced by:", "", f"    {args.command}", ""]
+    if args.preamble:
+        header += [Path(args.preamble).read_text().rstrip(), ""]
+    results = write_results(specs, root, args.out, header="\n".join(header))
+    if args.json:
+        from lidtool.fileio import write_text_atomic
+        write_text_atomic(args.json, json.dumps(results, indent=1, default=str))
+    print(Path(args.out).read_text())
+
+
+if __name__ == "__main__":
+    from lidtool.cli import module_entry
+    module_entry(__name__)

@@ -1,0 +1,222 @@
+"""RESULTS.md tables built from score files by a recipe's scoring stage.
+
+A recipe describes its tables in YAML (which systems, which test conditions, which metrics,
+where score files live); this module scores every existing (system, condition) pair and
+renders markdown. Nothing here accepts a number from anywhere but a score file or a training
+log. Reference numbers from a paper may be given for one purpose only: an automatic
+comparison of the *ordering* of systems (pairs ranked the same way, Kendall's tau), printed
+under the table, so a reader sees at once where a run agrees with the paper and where not.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from lidtool.data.tables import read_table
+from lidtool.errors import ConfigError
+from lidtool.metrics.report import score_files
+
+log = logging.getLogger(__name__)
+
+# metric -> (column title, formatter, lower is better)
+METRICS = {
+    "accuracy": ("Acc %", lambda r: _pct(r["accuracy"], 1), False),
+    "eer": ("EER %", lambda r: _pct(r["eer"], 2), True),
+    "cavg": ("Cavg", lambda r: _fix(r["cavg"], 4), True),
+    "min_cavg": ("minCavg", lambda r: _fix(r["min_cavg"], 4), True),
+    "min_dcf": ("minDCF(0.01)", lambda r: _fix(r["min_dcf"]["p0.01"], 4), True),
+}
+
+
+def _pct(x, digits):
+    return "–" if x is None else f"{100 * x:.{digits}f}"
+
+
+def _fix(x, digits):
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _value(result: dict, metric: str):
+    return result["min_dcf"]["p0.01"] if metric == "min_dcf" else result[metric]
+
+
+@dataclass
+class TableSpec:
+    title: str
+    systems: list[str]
+    conditions: list[str]
+    metrics: list[str]
+    scores: str = "exp/{system}/{condition}/scores"
+    utt2lang: str = "data/{condition}/utt2lang"
+    labels: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    # optional extra columns
+    train_log: str | None = None            # "exp/{system}/train_log.jsonl" -> final train loss
+    log_columns: list[str] = field(default_factory=list)  # other train-log keys to average
+    group_condition: str | None = None      # majority / minority accuracy on this condition
+    group_train_utt2lang: str | None = None
+    reference: dict = field(default_factory=dict)   # {system: {condition: {metric: value}}}
+    reference_source: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str) -> "TableSpec":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(source, f"unknown table keys {unknown} (known: {sorted(known)})")
+        for key in ("title", "systems", "conditions", "metrics"):
+            if key not in d:
+                raise ConfigError(source, f"table needs '{key}'")
+        bad = [m for m in d["metrics"] if m not in METRICS]
+        if bad:
+            raise ConfigError(source, f"unknown metrics {bad} (known: {sorted(METRICS)})")
+        return cls(**d)
+
+
+def load_specs(path) -> list[TableSpec]:
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(path, f"cannot read results spec: {err}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list):
+        raise ConfigError(path, "expected a mapping with a 'tables' list")
+    return [TableSpec.from_dict(t, str(path)) for t in doc["tables"]]
+
+
+def final_train_stats(log_path: Path, keys: list[str], tail: float = 0.1) -> dict[str, float]:
+    """Mean of each key over the last `tail` share of the logged training steps."""
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    out = {}
+    for key in keys:
+        values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        if values:
+            n = max(1, int(round(len(values) * tail)))
+            out[key] = sum(values[-n:]) / n
+    return out
+
+
+def _majority_minority(train_utt2lang: Path) -> tuple[list[str], list[str]]:
+    counts: dict[str, int] = {}
+    for lang in read_table(train_utt2lang).values():
+        counts[lang] = counts.get(lang, 0) + 1
+    order = sorted(counts, key=lambda k: (-counts[k], k))
+    half = len(order) // 2
+    return order[:half], order[half:]
+
+
+def _group_accuracy(result: dict, langs: list[str]):
+    hits = total = 0
+    for lang in langs:
+        entry = result["per_lang"].get(lang)
+        if entry and entry.get("count"):
+            hits += entry["accuracy"] * entry["count"]
+            total += entry["count"]
+    return hits / total if total else None
+
+
+def build_table(spec: TableSpec, root: Path) -> tuple[str, dict]:
+    """Markdown for one table, and the raw results {system: {condition: metrics}}."""
+    results: dict[str, dict[str, dict]] = {}
+    missing = []
+    for system in spec.systems:
+        for cond in spec.conditions + ([spec.group_condition] if spec.group_condition else []):
+            scores = root / spec.scores.format(system=system, condition=cond)
+            if not scores.is_file():
+                missing.append(f"{system}/{cond}")
+                continue
+            utt2lang = root / spec.utt2lang.format(system=system, condition=cond)
+            results.setdefault(system, {})[cond] = score_files(scores, utt2lang)
+    header = ["System"]
+    for cond in spec.conditions:
+        header += [f"{cond} {METRICS[m][0]}" for m in spec.metrics]
+    groups = None
+    if spec.group_condition:
+        groups = _majority_minority(root / spec.group_train_utt2lang)
+        header += [f"{spec.group_condition} majority Acc %", f"{spec.group_condition} "
+                   f"minority Acc %"]
+    if spec.train_log:
+        header += ["train loss"] + [f"mean {k}" for k in spec.log_columns]
+    lines = [f"### {spec.title}", ""]
+    if spec.note:
+        lines += [spec.note, ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for system in spec.systems:
+        if system not in results:
+            continue
+        row = [spec.labels.get(system, system)]
+        for cond in spec.conditions:
+            r = results[system].get(cond)
+            row += [METRICS[m][1](r) if r else "not run" for m in spec.metrics]
+        if groups is not None:
+            r = results[system].get(spec.group_condition)
+            row += [_pct(_group_accuracy(r, g), 1) if r else "not run" for g in groups]
+        if spec.train_log:
+            log_path = root / spec.train_log.format(system=system)
+            stats = final_train_stats(log_path, ["loss"] + spec.log_columns) \
+                if log_path.is_file() else {}
+            row += [_fix(stats.get(k), 4) if k in stats else "–"
+                    for k in ["loss"] + spec.log_columns]
+        lines.append("| " + " | ".join(row) + " |")
+    if groups is not None:
+        lines += ["", f"Majority languages (most training data): {', '.join(groups[0])}; "
+                      f"minority: {', '.join(groups[1])}."]
+    not_run = sorted({m.split('/')[0] for m in missing})
+    if not_run:
+        lines += ["", f"Configured but without score files (not run): {', '.join(not_run)}."]
+    if spec.reference:
+        lines += ["", compare_ordering(spec, results)]
+    return "\n".join(lines) + "\n", results
+
+
+def compare_ordering(spec: TableSpec, results: dict) -> str:
+    """Pairwise ordering agreement with the reference numbers, per condition and metric."""
+    out = [f"Ordering against {spec.reference_source or 'the reference'} "
+           "(pairs of systems ranked the same way; Kendall's tau):"]
+    for cond in spec.conditions:
+        for metric in spec.metrics:
+            lower = METRICS[metric][2]
+            pairs = []
+            for system in spec.systems:
+                ref = spec.reference.get(system, {}).get(cond, {}).get(metric)
+                ours = results.get(system, {}).get(cond)
+                if ref is not None and ours is not None and _value(ours, metric) is not None:
+                    pairs.append((system, float(ref), float(_value(ours, metric))))
+            if len(pairs) < 2:
+                continue
+            agree = disagree = 0
+            flipped = []
+            for (a, ra, oa), (b, rb, ob) in itertools.combinations(pairs, 2):
+                s = (ra - rb) * (oa - ob)
+                if s > 0:
+                    agree += 1
+                elif s < 0:
+                    disagree += 1
+                    flipped.append(f"{spec.labels.get(a, a)} vs {spec.labels.get(b, b)}")
+            total = agree + disagree
+            tau = (agree - disagree) / total if total else float("nan")
+            best = sorted(pairs, key=lambda p: p[2] if lower else -p[2])
+            order = " < ".join(spec.labels.get(p[0], p[0]) for p in best) if lower else \
+                " > ".join(spec.labels.get(p[0], p[0]) for p in best)
+            out.append(f"- {cond} {METRICS[metric][0]}: {agree}/{total} pairs agree "
+                       f"(tau {tau:+.2f}); ours {order}"
+                       + (f"; reversed: {', '.join(flipped)}" if flipped else ""))
+    return "\n".join(out)
+
+
+def write_results(specs: list[TableSpec], root, out_path, *, header: str) -> dict:
+    """Render every table into `out_path` (atomically); returns all raw results."""
+    from lidtool.fileio import write_text_atomic
+    root = Path(root)
+    parts, everything = [header.rstrip() + "\n"], {}
+    for spec in specs:
+        text, results = build_table(spec, root)
+        parts.append(text)
+        everything[spec.title] = results
+    write_text_atomic(out_path, "\n".join(parts))
+    return everything

@@ -1,0 +1,96 @@
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+from lidtool.errors import ConfigError
+from lidtool.metrics.results import TableSpec, build_table, final_train_stats, load_specs
+from lidtool.metrics.scores import write_scores
+
+from conftest import write_lines
+
+LANGS = ["a", "b", "c", "d"]
+
+
+def _setup(tmp_path, n_wrong: dict[str, int]):
+    """Condition 'test' has 8 utts (2 per language); system s gets n_wrong[s] wrong argmaxes."""
+    utts = [f"u{i}" for i in range(8)]
+    truth = {u: LANGS[i // 2] for i, u in enumerate(utts)}
+    write_lines_dir = tmp_path / "data" / "test"
+    write_lines_dir.mkdir(parents=True)
+    write_lines(write_lines_dir / "utt2lang", [f"{u} {truth[u]}" for u in utts])
+    for system, wrong in n_wrong.items():
+        m = np.full((8, 4), -2.0)
+        for i, u in enumerate(utts):
+            j = LANGS.index(truth[u])
+            m[i, (j + 1) % 4 if i < wrong else j] = 1.0
+        write_scores(tmp_path / "exp" / system / "test" / "scores", utts, LANGS, m)
+    return utts
+
+
+def test_table_accuracy_and_not_run(tmp_path):
+    _setup(tmp_path, {"good": 0, "bad": 4})
+    spec = TableSpec(title="T", systems=["bad", "good", "absent"], conditions=["test"],
+                     metrics=["accuracy", "eer"], labels={"good": "Good"})
+    text, results = build_table(spec, tmp_path)
+    assert "| bad | 50.0 |" in text
+    assert "| Good | 100.0 | 0.00 |" in text
+    assert "absent" not in text.split("Configured")[0]
+    assert "Configured but without score files (not run): absent." in text
+    assert results["good"]["test"]["accuracy"] == 1.0
+
+
+def test_ordering_comparison(tmp_path):
+    _setup(tmp_path, {"x": 0, "y": 2, "z": 4})
+    ref = {"x": {"test": {"accuracy": 0.5}}, "y": {"test": {"accuracy": 0.7}},
+           "z": {"test": {"accuracy": 0.9}}}
+    spec = TableSpec(title="T", systems=["x", "y", "z"], conditions=["test"],
+                     metrics=["accuracy"], reference=ref, reference_source="paper")
+    text, _ = build_table(spec, tmp_path)
+    # ours: x (100%) > y (75%) > z (50%); reference the reverse: every pair flips
+    assert "0/3 pairs agree (tau -1.00); ours x > y > z; reversed: x vs y, x vs z, y vs z" in text
+
+
+def test_group_accuracy_and_train_log(tmp_path):
+    _setup(tmp_path, {"s": 2})          # u0, u1 (language a) wrong
+    write_lines(tmp_path / "train_utt2lang", sorted(
+        [f"t{i:02d} a" for i in range(9)] + [f"t{i:02d} b" for i in range(9, 15)] +
+        [f"t{i:02d} c" for i in range(15, 18)] + ["t18 d"]))
+    (tmp_path / "exp" / "s" / "train_log.jsonl").write_text(
+        "".join(json.dumps({"step": i, "loss": float(10 - i)}) + "\n" for i in range(10)))
+    spec = TableSpec(title="T3", systems=["s"], conditions=[], metrics=["accuracy"],
+                     group_condition="test", group_train_utt2lang="train_utt2lang",
+                     train_log="exp/{system}/train_log.jsonl")
+    text, _ = build_table(spec, tmp_path)
+    # majority = a, b (4 test utts, 2 wrong) -> 50 %; minority c, d -> 100 %; last 10 % = 1 row
+    assert "| s | 50.0 | 100.0 | 1.0000 |" in text
+    assert "Majority languages (most training data): a, b; minority: c, d." in text
+
+
+def test_final_train_stats_tail(tmp_path):
+    p = tmp_path / "log.jsonl"
+    p.write_text("".join(json.dumps({"loss": float(i)}) + "\n" for i in range(20)) +
+                 json.dumps({"eval": 1}) + "\n")
+    assert final_train_stats(p, ["loss"], tail=0.1) == {"loss": 18.5}
+
+
+def test_bad_spec_is_a_config_error(tmp_path):
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump({"tables": [
+        {"title": "t", "systems": ["a"], "conditions": ["c"], "metrics": ["acc"]}]}))
+    with pytest.raises(ConfigError, match=r"r.yaml: unknown metrics \['acc'\]"):
+        load_specs(tmp_path / "r.yaml")
+
+
+def test_make_results_cli(tmp_path):
+    _setup(tmp_path, {"s": 0})
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump({"tables": [
+        {"title": "Table X", "systems": ["s"], "conditions": ["test"],
+         "metrics": ["accuracy", "cavg"]}]}))
+    subprocess.run(["lidtool", "make-results", str(tmp_path / "r.yaml"),
+                    str(tmp_path / "RESULTS.md"), "--root", str(tmp_path),
+                    "--command", "./run.sh --stage 7"], check=True, capture_output=True)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "    ./run.sh --stage 7" in text and "### Table X" in text
+    assert "| s | 100.0 | 0.0000 |" in text
