@@ -1,0 +1,143 @@
+"""The classifier-head interface every language/speaker output layer implements.
+
+A head maps utterance embeddings ``emb [B, D]`` to logits ``[B, C]`` that go straight into
+cross-entropy (``torch.nn.functional.cross_entropy(logits, labels)``); the trainer never
+knows which head it runs. Contract for implementers (e.g. the AM/AAM/APM heads of
+``lidtool.losses.margins``):
+
+``head(emb, labels=None, **aux) -> logits``
+    Implement :meth:`ClassifierHead.compute_logits`. When ``labels`` is given (training),
+    apply the margin to each row's target logit and any scale, so that
+    ``cross_entropy(logits, labels)`` *is* the loss. When ``labels`` is None (inference),
+    return margin-free logits (scores). ``aux`` carries per-sample side information a head
+    may need, e.g. ``phone_conf [B]`` for APM-Softmax; heads ignore keys they do not use.
+
+``update(margin=None, **values)``
+    Hook for schedulers (margin warm-up, ...): ``head.update(0.1)`` or
+    ``head.update(margin=0.1)`` sets an attribute listed in the class attribute
+    ``schedulable`` (a margin head lists ``("margin",)``, maybe ``"scale"``); any other name
+    is a ``ValueError``. ``compute_logits`` must read the attribute on every call.
+
+``set_active_classes(classes)``
+    DropClass support: restrict the softmax to a subset of class ids (LongTensor or list; None
+    restores all). Rows of inactive classes get logit ``-inf``, which removes them from the
+    softmax exactly as deleting their weight rows would, while labels keep their original ids
+    (no remapping needed in the trainer). Training on a label whose class is inactive is an
+    error, because its loss would be infinite.
+
+Heads are built by name through :func:`build_head`; a module registers its heads with the
+:func:`register_head` decorator and is listed in ``_HEAD_MODULES`` so it gets imported.
+"""
+from __future__ import annotations
+
+import abc
+import importlib
+
+import torch
+from torch import nn
+
+_HEADS: dict[str, type] = {}
+# Modules that define heads; imported on demand by build_head/head_names. A listed module
+# that does not exist (yet) is skipped, so the registry works before margins.py lands.
+_HEAD_MODULES = ("lidtool.losses.softmax", "lidtool.losses.margins")
+
+
+def register_head(name: str):
+    """Class decorator: make a ClassifierHead subclass buildable as ``head.name: <name>``."""
+    def deco(cls):
+        if name in _HEADS and _HEADS[name] is not cls:
+            raise ValueError(f"classifier head '{name}' registered twice")
+        _HEADS[name] = cls
+        cls.head_name = name
+        return cls
+    return deco
+
+
+def _load_head_modules() -> None:
+    for mod in _HEAD_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as err:
+            if err.name != mod:
+                raise
+
+
+def head_names() -> list[str]:
+    _load_head_modules()
+    return sorted(_HEADS)
+
+
+def build_head(name: str, in_dim: int, num_classes: int, **options) -> "ClassifierHead":
+    """Build the head registered as `name`; `options` are its keyword arguments.
+
+    Raises KeyError for an unknown name (config code turns it into a ConfigError).
+    """
+    _load_head_modules()
+    if name not in _HEADS:
+        raise KeyError(name)
+    return _HEADS[name](in_dim, num_classes, **options)
+
+
+class ClassifierHead(nn.Module, abc.ABC):
+    """Base class: embeddings -> logits with optional margins and an active-class mask."""
+
+    head_name = "?"
+    schedulable: tuple[str, ...] = ()
+
+    def __init__(self, in_dim: int, num_classes: int):
+        super().__init__()
+        self.in_dim = int(in_dim)
+        self.num_classes = int(num_classes)
+        # Boolean mask of active classes; not a parameter and not saved with the model.
+        self._active: torch.Tensor | None = None
+
+    # -- to implement -------------------------------------------------------------------
+    @abc.abstractmethod
+    def compute_logits(self, emb: torch.Tensor, labels: torch.Tensor | None = None,
+                       **aux) -> torch.Tensor:
+        """Logits [B, num_classes]; margins on target logits when `labels` is given."""
+
+    # -- interface used by the trainer and strategies ------------------------------------
+    def forward(self, emb: torch.Tensor, labels: torch.Tensor | None = None,
+                **aux) -> torch.Tensor:
+        if self._active is not None and labels is not None:
+            active = self._active.to(labels.device)
+            if not bool(active[labels].all()):
+                bad = sorted(set(labels[~active[labels]].tolist()))
+                raise ValueError(f"labels {bad} belong to inactive classes of the head")
+        logits = self.compute_logits(emb, labels, **aux)
+        if self._active is not None:
+            logits = logits.masked_fill(~self._active.to(logits.device), float("-inf"))
+        return logits
+
+    def update(self, margin: float | None = None, **values) -> None:
+        """Set scheduled hyper-parameters: ``head.update(0.2)`` / ``head.update(margin=0.2)``
+        (or any other name listed in ``schedulable``, e.g. ``scale``)."""
+        if margin is not None:
+            values["margin"] = margin
+        for key, value in values.items():
+            if key not in self.schedulable:
+                raise ValueError(f"head '{self.head_name}' has no schedulable '{key}' "
+                                 f"(it has: {', '.join(self.schedulable) or 'none'})")
+            setattr(self, key, value)
+
+    def set_active_classes(self, classes) -> None:
+        """Restrict the softmax to `classes` (ids); None makes every class active again."""
+        if classes is None:
+            self._active = None
+            return
+        idx = torch.as_tensor(classes, dtype=torch.long).flatten()
+        if idx.numel() == 0:
+            raise ValueError("set_active_classes needs at least one class")
+        if int(idx.min()) < 0 or int(idx.max()) >= self.num_classes:
+            raise ValueError(f"class ids must lie in [0, {self.num_classes})")
+        mask = torch.zeros(self.num_classes, dtype=torch.bool)
+        mask[idx] = True
+        self._active = mask
+
+    @property
+    def active_classes(self) -> torch.Tensor | None:
+        return None if self._active is None else self._active.nonzero().flatten()
+
+    def extra_repr(self) -> str:
+        return f"in_dim={self.in_dim}, num_classes={self.num_classes}"

@@ -1,0 +1,146 @@
+"""Checkpoints (the whole training state) and final model files (what inference loads).
+
+exp/<sys>/checkpoints/ckpt-<step>.pt holds: format tag, step, config, model, optimizer,
+scheduler, samplers, strategy state (e.g. WADCL's h_r, DCL's stage), WMA, and the RNG states
+of python, numpy and torch (+ CUDA). `--resume auto` continues from the highest step.
+
+exp/<sys>/final.pt holds what a user needs to run the model on new audio: the config, the
+languages (ids = positions), the feature dimension, the model weights (the WMA model when
+WMA is on) and the feature pipeline (feature and VAD options, CMN window) so that
+`lidtool identify` recomputes features exactly as in training.
+
+Files are written atomically (temp file, then rename) and loaded with `weights_only=True`
+(plain containers and tensors only); anything unreadable raises CheckpointError naming the
+file.
+"""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lidtool.errors import CheckpointError
+from lidtool.fileio import atomic_path
+
+CKPT_FORMAT = "lidtool-checkpoint"
+MODEL_FORMAT = "lidtool-model"
+_CKPT_RE = re.compile(r"^ckpt-(\d+)\.pt$")
+
+
+def save_file(path, obj: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_file(path, fmt: str, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "file does not exist")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:   # torch raises many types for truncated/garbage files
+        raise CheckpointError(path, f"cannot read it as a torch file ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:200] if str(err) else ''})",
+                              fix="delete it and resume from an earlier checkpoint") from None
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        found = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(path, f"not a {fmt} file (format: {found!r})")
+    return obj
+
+
+# -- checkpoints ---------------------------------------------------------------------------
+def checkpoint_path(exp_dir, step: int) -> Path:
+    return Path(exp_dir) / "checkpoints" / f"ckpt-{step:08d}.pt"
+
+
+def list_checkpoints(exp_dir) -> list[tuple[int, Path]]:
+    folder = Path(exp_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        m = _CKPT_RE.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def latest_checkpoint(exp_dir) -> Path | None:
+    found = list_checkpoints(exp_dir)
+    return found[-1][1] if found else None
+
+
+def prune_checkpoints(exp_dir, keep: int) -> None:
+    for _, path in list_checkpoints(exp_dir)[:-keep] if keep > 0 else []:
+        path.unlink(missing_ok=True)
+
+
+def load_checkpoint(path) -> dict:
+    ckpt = load_file(path, CKPT_FORMAT)
+    missing = [k for k in ("step", "config", "model", "optimizer", "scheduler", "rng")
+               if k not in ckpt]
+    if missing:
+        raise CheckpointError(path, f"checkpoint lacks {', '.join(missing)}")
+    return ckpt
+
+
+# -- RNG state ------------------------------------------------------------------------------
+def rng_state() -> dict:
+    np_state = np.random.get_state(legacy=False)
+    state = {"python": random.getstate(),
+             "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                       "pos": int(np_state["state"]["pos"]),
+                       "has_gauss": int(np_state["has_gauss"]),
+                       "gauss": float(np_state["gauss"])},
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(_tuplify(state["python"]))
+    n = state["numpy"]
+    np.random.set_state({"bit_generator": "MT19937",
+                         "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+                         "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuplify(x):
+    return tuple(_tuplify(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+# -- final model ----------------------------------------------------------------------------
+def save_model(path, model: torch.nn.Module, *, config: dict, langs: list[str], feat_dim: int,
+               features: dict) -> None:
+    """Write final.pt; `features` = {"feature_config": dict|None, "vad_config": dict|None,
+    "cmn_window": int}."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_file(path, {"format": MODEL_FORMAT, "version": 1, "config": config,
+                     "langs": list(langs), "feat_dim": int(feat_dim),
+                     "features": features, "model": state})
+
+
+def load_model(path, device="cpu"):
+    """Rebuild the network of a final.pt; returns (model in eval mode, info dict)."""
+    from lidtool.nnet.model import build_model
+    info = load_file(path, MODEL_FORMAT)
+    for key in ("config", "langs", "feat_dim", "model"):
+        if key not in info:
+            raise CheckpointError(path, f"model file lacks '{key}'")
+    cfg = info["config"]
+    model = build_model(cfg["model"], cfg["head"], info["feat_dim"], len(info["langs"]),
+                        source=str(path))
+    try:
+        model.load_state_dict(info["model"])
+    except RuntimeError as err:
+        raise CheckpointError(path, f"weights do not fit the network of its config: "
+                              f"{str(err).splitlines()[0]}") from None
+    model.to(device).eval()
+    return model, info

@@ -1,0 +1,179 @@
+"""Training configs: YAML files with defaults, `--override a.b=c` and a `mini` section.
+
+A config is a mapping of sections (see DEFAULTS). Closed sections reject unknown keys, so a
+typo such as `optim.weight_dacay` is an error naming the file and key rather than a silent
+default. Open sections (`model`, `head`, `mini` and the option dicts of strategies) accept any
+key; their consumers validate them.
+
+`--override key.sub=value` parses `value` as YAML (`train.steps=100`, `model.hidden=[64]`,
+`wma.enabled=true`). The `mini` section of a config is a mapping of such overrides
+(`{train.steps: 60, model.channels: 32}`) applied first when `--mini` is given, so every
+system has a CPU-minute variant next to its full settings.
+
+`base: other.yaml` (a path relative to the config's folder) makes a config a variant of
+another: the base is read first (recursively), then this file is merged into it key by key,
+except that a `model` or `head` section given here replaces the base's whole section (a
+TDNN variant of a ResNet system must not inherit ResNet options) and then also drops the
+base's `mini` entries for that section (`model.*` / `head.*`).
+
+Strategies (lidtool.train.strategies) register their own sections with `register_section`.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from lidtool.errors import ConfigError
+
+OPEN = object()   # marker: a section whose keys are not checked here
+
+DEFAULTS: dict = {
+    "model": OPEN,
+    "head": OPEN,
+    "data": {"min_chunk": 200, "max_chunk": 400, "min_frames": 50, "cmn_window": 300,
+             "preload": True, "num_workers": 0},
+    "sampler": {"name": "random", "alpha": 0.5},
+    "train": {"strategy": "plain", "steps": 1000, "batch_size": 64, "seed": 0,
+              "log_every": 10, "ckpt_every": 500, "keep_checkpoints": 3,
+              "grad_clip": 0.0},
+    "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
+              "nesterov": False, "betas": [0.9, 0.999]},
+    "sched": {"name": "step", "decay_every": None, "gamma": 0.1, "warmup_steps": 0,
+              "final_lr_scale": 0.0},
+    "wma": {"enabled": False, "alpha": 0.99},
+    "mini": OPEN,
+}
+_MODEL_DEFAULTS = {"hidden": [512], "embedding_layer": "fc1"}
+_HEAD_DEFAULTS = {"name": "softmax"}
+
+CHOICES = {
+    ("sampler", "name"): ("random", "balanced", "alpha"),
+    ("optim", "name"): ("sgd", "adam", "adamw"),
+    ("sched", "name"): ("constant", "step", "linear", "cosine"),
+}
+
+
+def register_section(name: str, defaults: dict) -> None:
+    """Declare a config section (used by strategies: `dcl`, `wadcl`, ...)."""
+    DEFAULTS[name] = defaults
+
+
+def _merge(base: dict, new: dict, schema, source: str, prefix: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for key, value in new.items():
+        where = f"{prefix}{key}"
+        if schema is not OPEN and isinstance(schema, dict) and schema and key not in schema:
+            raise ConfigError(source, f"unknown key '{where}'",
+                              fix="known keys: " + ", ".join(sorted(schema)))
+        sub = OPEN if schema is OPEN or not schema else schema[key]
+        if isinstance(value, dict) and (isinstance(sub, dict) or sub is OPEN):
+            out[key] = _merge(out.get(key) or {}, value, sub, source, where + ".")
+        elif isinstance(sub, dict) and sub and value is not None:
+            raise ConfigError(source, f"'{where}' must be a mapping, got {value!r}")
+        else:
+            out[key] = value
+    return out
+
+
+def _parse_override(text: str) -> tuple[list[str], object]:
+    if "=" not in text:
+        raise ConfigError("--override", f"'{text}' is not key.sub=value")
+    key, value = text.split("=", 1)
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip().split("."), parsed
+
+
+def _nest(keys: list[str], value) -> dict:
+    out: dict = value
+    for key in reversed(keys):
+        out = {key: out}
+    return out
+
+
+def defaults() -> dict:
+    base = {k: (copy.deepcopy(v) if v is not OPEN else {}) for k, v in DEFAULTS.items()}
+    base["model"] = dict(_MODEL_DEFAULTS)
+    base["head"] = dict(_HEAD_DEFAULTS)
+    return base
+
+
+def load_config(path, overrides=(), mini: bool = False) -> dict:
+    """Read YAML `path`, fill defaults, apply the `mini` section (if `mini`) then
+    `overrides` (list of 'a.b=c'), and validate. Errors name `path` (or `--override`)."""
+    import lidtool.train.strategies  # noqa: F401  (strategies register their sections)
+    path = Path(path)
+    cfg = _merge(defaults(), _read_with_base(path, ()), DEFAULTS, str(path))
+    layers = []
+    if mini:
+        mini_cfg = cfg.get("mini") or {}
+        if not mini_cfg:
+            raise ConfigError(path, "--mini given but the config has no 'mini' section")
+        layers += [(str(k).split("."), v, f"{path} (mini)") for k, v in mini_cfg.items()]
+    layers += [(*_parse_override(o), "--override") for o in overrides]
+    for keys, value, source in layers:
+        cfg = _merge(cfg, _nest(keys, value), DEFAULTS, source)
+    validate(cfg, str(path))
+    return cfg
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(path, "config file does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(path, f"not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "a training config must be a mapping of sections")
+    return data
+
+
+def _read_with_base(path: Path, seen: tuple) -> dict:
+    """The raw mapping of `path` with its `base:` chain resolved (no defaults yet)."""
+    if path.resolve() in seen:
+        raise ConfigError(path, "`base:` chain loops back to this file")
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_data = _read_with_base(path.parent / str(base), seen + (path.resolve(),))
+    for section in ("model", "head"):
+        if section in data and base_data.get("mini"):
+            base_data["mini"] = {k: v for k, v in base_data["mini"].items()
+                                 if not str(k).startswith(section + ".")}
+    for key, value in data.items():
+        if key in ("model", "head") or not isinstance(value, dict):
+            base_data[key] = value
+        else:
+            base_data[key] = {**(base_data.get(key) or {}), **value}
+    _ = _merge(defaults(), data, DEFAULTS, str(path))   # check this file's own keys
+    return base_data
+
+
+def validate(cfg: dict, source: str) -> None:
+    for (section, key), allowed in CHOICES.items():
+        value = cfg[section].get(key)
+        if value not in allowed:
+            raise ConfigError(source, f"{section}.{key}: '{value}' is not one of "
+                              f"{', '.join(allowed)}")
+    data, train = cfg["data"], cfg["train"]
+    if not 0 < int(data["min_chunk"]) <= int(data["max_chunk"]):
+        raise ConfigError(source, "data: need 0 < min_chunk <= max_chunk, got "
+                          f"{data['min_chunk']} / {data['max_chunk']}")
+    for key in ("steps", "batch_size", "log_every", "ckpt_every", "keep_checkpoints"):
+        if not isinstance(train[key], int) or train[key] <= 0:
+            raise ConfigError(source, f"train.{key} must be a positive integer, "
+                              f"got {train[key]!r}")
+    if not 0.0 <= float(cfg["wma"]["alpha"]) < 1.0:
+        raise ConfigError(source, f"wma.alpha must be in [0, 1), got {cfg['wma']['alpha']}")
+    if not cfg["model"].get("name"):
+        raise ConfigError(source, "model.name is missing")
+
+
+def dump_config(cfg: dict) -> str:
+    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None)

@@ -1,0 +1,213 @@
+"""Training data: label maps and a chunk dataset over a data dir's feats.scp (+ vad.scp).
+
+Every utterance goes through `lidtool.features.pipeline.prepare_features` (sliding CMN, then
+only the voiced frames of vad.scp are kept; Kaldi's x-vector egs order), exactly as
+inference does, so training chunks and test utterances see the same normalisation.
+
+Short utterances (documented rule, `data.min_frames` and the chunk length):
+  - fewer than `min_frames` frames after VAD: dropped; the count and the first ids are
+    logged as a warning (never silently). If nothing is left, that is an error;
+  - at least `min_frames` but shorter than the batch's chunk length: repeated end to end
+    ("repeat-pad", as wrapping the recording) up to the chunk length.
+
+Chunks are addressed by (utterance index, start fraction in [0, 1), length): the sampler
+draws all randomness, so a batch is a pure function of (seed, step) and resuming is exact.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lidtool.data.tables import read_table
+from lidtool.errors import DataDirError
+from lidtool.fileio import atomic_open
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- label maps
+def read_lang2id(path) -> list[str]:
+    """Read a `<lang> <id>` file; ids must be 0..N-1, each once. Returns languages by id."""
+    table = read_table(path, require_sorted=False)
+    langs: dict[int, str] = {}
+    for lang, value in table.items():
+        try:
+            idx = int(value)
+        except ValueError:
+            raise table.error(lang, f"id '{value}' of '{lang}' is not an integer") from None
+        if idx in langs:
+            raise table.error(lang, f"id {idx} given to both '{langs[idx]}' and '{lang}'")
+        langs[idx] = lang
+    if sorted(langs) != list(range(len(langs))):
+        raise DataDirError(path, f"ids must be 0..{len(langs) - 1} without gaps, "
+                           f"got {sorted(langs)}")
+    return [langs[i] for i in range(len(langs))]
+
+
+def write_lang2id(path, langs: list[str]) -> None:
+    with atomic_open(path) as f:
+        for i, lang in enumerate(langs):
+            f.write(f"{lang} {i}\n")
+
+
+def labels_from_utt2lang(utt2lang, langs: list[str]) -> dict[str, int]:
+    """Map utterances to ids; a language missing from `langs` is an error at its line."""
+    index = {lang: i for i, lang in enumerate(langs)}
+    out = {}
+    for utt, lang in utt2lang.items():
+        if lang not in index:
+            raise utt2lang.error(utt, f"language '{lang}' of '{utt}' is not in the label map "
+                                 f"({', '.join(langs)})",
+                                 fix="train with a lang2id that lists it, or drop the utterance")
+        out[utt] = index[lang]
+    return out
+
+
+# ----------------------------------------------------------------------------- utterances
+def load_prepared(feats_spec: str, vad_spec: str | None, cmn_window: int,
+                  where: tuple[str, int | None] = ("feats.scp", None),
+                  utt: str | None = None, min_frames: int = 0) -> np.ndarray:
+    """Features of one utterance after sliding CMN and VAD: float32 [T, D].
+    `where` = (feats.scp, line) of the entry, named in errors."""
+    from lidtool.features.io import read_matrix, read_vector
+    from lidtool.features.pipeline import prepare_features
+    feats = read_matrix(feats_spec, where=where)
+    vad = read_vector(vad_spec, where=where) if vad_spec is not None else None
+    return np.ascontiguousarray(prepare_features(feats, vad, cmn_window=cmn_window, utt=utt,
+                                                 min_frames=min_frames, where=where),
+                                dtype=np.float32)
+
+
+@dataclass
+class TrainData:
+    """The utterances a training run samples from."""
+
+    data_dir: str
+    langs: list[str]
+    utts: list[str]
+    labels: np.ndarray                  # int64 [N]
+    lengths: np.ndarray                 # frames after VAD [N]
+    feat_dim: int
+    cmn_window: int
+    feats: list | None = None           # prepared arrays when preloaded
+    specs: list = field(default_factory=list)   # (feats_spec, vad_spec) when not preloaded
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=len(self.langs))
+
+    def get(self, i: int) -> np.ndarray:
+        if self.feats is not None:
+            return self.feats[i]
+        feats_spec, vad_spec = self.specs[i]
+        return load_prepared(feats_spec, vad_spec, self.cmn_window)
+
+
+def load_train_data(data_dir, langs: list[str] | None = None, *, cmn_window: int = 300,
+                    min_frames: int = 50, preload: bool = True) -> TrainData:
+    """Read feats.scp, vad.scp (optional) and utt2lang of `data_dir`.
+
+    `langs` fixes the label map (ids = positions); by default it is the sorted set of
+    languages in utt2lang.
+    """
+    data_dir = Path(data_dir)
+    feats_scp = read_table(data_dir / "feats.scp")
+    utt2lang = read_table(data_dir / "utt2lang")
+    vad_scp = read_table(data_dir / "vad.scp") if (data_dir / "vad.scp").is_file() else None
+    for utt in feats_scp:
+        if utt not in utt2lang:
+            raise feats_scp.error(utt, f"utterance '{utt}' has no entry in "
+                                  f"{data_dir / 'utt2lang'}", fix="utils/fix_data_dir.sh")
+        if vad_scp is not None and utt not in vad_scp:
+            raise feats_scp.error(utt, f"utterance '{utt}' has no entry in "
+                                  f"{data_dir / 'vad.scp'}", fix="utils/fix_data_dir.sh")
+    if langs is None:
+        langs = sorted(set(utt2lang[u] for u in feats_scp))
+    label_of = labels_from_utt2lang(_subtable(utt2lang, feats_scp), langs)
+    utts, labels, lengths, feats, specs = [], [], [], [], []
+    dropped = []
+    feat_dim = None
+    for utt in tqdm(list(feats_scp), desc=f"loading {data_dir.name}", unit="utt",
+                    disable=not log.isEnabledFor(logging.INFO) or len(feats_scp) < 200):
+        vad_spec = vad_scp[utt] if vad_scp is not None else None
+        if preload:
+            mat = load_prepared(feats_scp[utt], vad_spec, cmn_window,
+                                where=feats_scp.where(utt), utt=utt)
+            n, dim = mat.shape
+        else:
+            from lidtool.features.io import read_matrix, read_vector
+            mat = read_matrix(feats_scp[utt], where=feats_scp.where(utt))
+            n, dim = mat.shape
+            if vad_spec is not None:
+                n = int(np.sum(read_vector(vad_spec, where=vad_scp.where(utt)) > 0.5))
+        if feat_dim is None:
+            feat_dim = dim
+        elif dim != feat_dim:
+            raise feats_scp.error(utt, f"feature dim {dim} differs from the first utterance's "
+                                  f"{feat_dim}")
+        if n < min_frames:
+            dropped.append((utt, n))
+            continue
+        utts.append(utt)
+        labels.append(label_of[utt])
+        lengths.append(n)
+        if preload:
+            feats.append(mat)
+        else:
+            specs.append((feats_scp[utt], vad_spec))
+    if dropped:
+        log.warning("%s: dropped %d of %d utterances with fewer than %d voiced frames "
+                    "(data.min_frames), e.g. %s", data_dir, len(dropped), len(feats_scp),
+                    min_frames, ", ".join(f"{u} ({n})" for u, n in dropped[:5]))
+    if not utts:
+        raise DataDirError(data_dir / "feats.scp", f"no utterance has at least {min_frames} "
+                           "voiced frames", fix="lower data.min_frames or check vad.scp")
+    data = TrainData(str(data_dir), list(langs), utts, np.asarray(labels, dtype=np.int64),
+                     np.asarray(lengths, dtype=np.int64), int(feat_dim), cmn_window,
+                     feats if preload else None, specs)
+    empty = [lang for lang, n in zip(langs, data.class_counts()) if n == 0]
+    if empty:
+        log.warning("%s: no training utterances for language(s) %s", data_dir, ", ".join(empty))
+    return data
+
+
+def _subtable(table, keys):
+    sub = type(table)(table.path)
+    for key in keys:
+        sub[key] = table[key]
+        sub.lines[key] = table.lines.get(key)
+    return sub
+
+
+# ----------------------------------------------------------------------------- dataset
+class ChunkDataset(torch.utils.data.Dataset):
+    """Index with (utt_index, start_fraction, length) -> (chunk [length, D], label)."""
+
+    def __init__(self, data: TrainData):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, item):
+        idx, frac, length = item
+        feats = self.data.get(int(idx))
+        feats = repeat_pad(feats, int(length))
+        start = int(frac * (len(feats) - length + 1))
+        chunk = feats[start:start + int(length)]
+        return torch.from_numpy(np.ascontiguousarray(chunk)), int(self.data.labels[idx])
+
+
+def repeat_pad(feats: np.ndarray, length: int) -> np.ndarray:
+    """Tile `feats` along time until it has at least `length` frames."""
+    if len(feats) >= length:
+        return feats
+    reps = -(-length // len(feats))
+    return np.concatenate([feats] * reps, axis=0)[:length]

@@ -1,0 +1,244 @@
+"""Training strategies: what one training step does. The Trainer owns everything else
+(model, optimiser, schedule, WMA, checkpoints, DDP, logging).
+
+  plain   one batch from `sampler.name` (random = RS, balanced = BS, alpha), CE on the model.
+  dcl     decoupled x-vector: stage 1 = plain for `train.steps`; stage 2 = `dcl.steps` more
+          steps with the backbone frozen (no gradient, BatchNorm in eval mode: the backbone
+          only extracts embeddings) and the classifier layers (FC segment layers + head),
+          re-initialised if `dcl.reinit`, retrained with `dcl.sampler` batches and a fresh
+          optimiser (`optim` updated by `dcl.optim`, `sched` by `dcl.sched`).
+  wadcl   Algorithm 1 of the WADCL paper: the model is {phi = backbone, h_b = classifier};
+          the strategy owns a second classifier h_r. Each step: a random batch updates
+          phi + h_r; a balanced batch updates h_b only, phi frozen (run under no_grad, so phi
+          gets no gradient; BatchNorm layers of phi use the batch's statistics but do not
+          update their running statistics); the trainer's WMA then averages {phi, h_b}, and
+          that averaged model is final.pt (no extra parameters at test time).
+
+A new method (DropClass, DropAdapt) is one more subclass: override `setup`, `before_step`
+and/or `train_step`, declare its config section in `sections`, and `register_strategy` it.
+Tools a strategy can use: `t.next_batch(name)`, `t.optimize(loss)`, `t.make_sampler(kind,
+name)`, `t.reset_loaders()`, `t.rebuild_optimizer(params, optim_cfg, sched_cfg, steps)`,
+`t.model.classifier.head.set_active_classes(ids)` and `sampler.restrict(ids)`.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lidtool.errors import ConfigError
+from lidtool.train.config import register_section
+
+log = logging.getLogger(__name__)
+STRATEGIES: dict[str, type] = {}
+
+
+def register_strategy(cls):
+    STRATEGIES[cls.name] = cls
+    for section, defaults in cls.sections.items():
+        register_section(section, defaults)
+    return cls
+
+
+def build_strategy(trainer) -> "Strategy":
+    name = trainer.cfg["train"]["strategy"]
+    if name not in STRATEGIES:
+        raise ConfigError(trainer.source, f"train.strategy: unknown strategy '{name}'",
+                          fix=f"use one of: {', '.join(sorted(STRATEGIES))}")
+    return STRATEGIES[name](trainer)
+
+
+def ce_metrics(logits: torch.Tensor, labels: torch.Tensor, prefix: str = ""):
+    loss = F.cross_entropy(logits, labels)
+    acc = (logits.detach().argmax(dim=1) == labels).float().mean()
+    return loss, {f"{prefix}loss": float(loss.detach()), f"{prefix}acc": float(acc)}
+
+
+@contextlib.contextmanager
+def frozen_bn_stats(module: nn.Module):
+    """BatchNorm layers of `module` normalise with batch statistics but keep their running
+    statistics unchanged (momentum 0) inside the block."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m, m.momentum, m.num_batches_tracked.clone()
+              if m.num_batches_tracked is not None else None) for m in bns]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum, tracked in saved:
+            m.momentum = momentum
+            if tracked is not None:
+                m.num_batches_tracked.copy_(tracked)
+
+
+class Strategy:
+    name = "base"
+    sections: dict = {}
+
+    def __init__(self, trainer):
+        self.t = trainer
+        self.cfg = trainer.cfg
+
+    # -- set-up ---------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Create samplers and auxiliary modules (called once, before any checkpoint load)."""
+        self.main = self.t.make_sampler(self.cfg["sampler"]["name"], "main")
+
+    def total_steps(self) -> int:
+        return int(self.cfg["train"]["steps"])
+
+    def parameters(self):
+        """Parameters of the (first) optimiser."""
+        return list(self.t.model.parameters())
+
+    def modules(self) -> list[nn.Module]:
+        """Modules whose BatchNorm buffers are synchronised across DDP ranks."""
+        return [self.t.model]
+
+    def samplers(self) -> dict:
+        return {"main": self.main}
+
+    # -- per step ---------------------------------------------------------------------------
+    def before_step(self, step: int) -> None:
+        """Hook run before every step (stage switches, class dropping)."""
+
+    def train_step(self, step: int) -> dict:
+        self.t.model.train()
+        x, y = self.t.next_batch("main")
+        loss, metrics = ce_metrics(self.t.model(x, y), y)
+        self.t.optimize(loss)
+        return metrics
+
+    # -- checkpointing -----------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore strategy state; runs before the optimiser state is loaded, so a strategy
+        that changes its optimiser between stages rebuilds it here."""
+
+
+@register_strategy
+class PlainStrategy(Strategy):
+    name = "plain"
+
+
+@register_strategy
+class DCLStrategy(Strategy):
+    name = "dcl"
+    sections = {"dcl": {"steps": 1000, "sampler": "balanced", "reinit": True,
+                        "optim": {}, "sched": {}}}
+
+    def setup(self) -> None:
+        super().setup()
+        self.stage = 1
+        if int(self.cfg["dcl"]["steps"]) <= 0:
+            raise ConfigError(self.t.source, "dcl.steps must be positive")
+
+    def total_steps(self) -> int:
+        return int(self.cfg["train"]["steps"]) + int(self.cfg["dcl"]["steps"])
+
+    def _enter_stage2(self, reinit: bool) -> None:
+        t, dcl = self.t, self.cfg["dcl"]
+        model = t.model
+        for p in model.backbone.parameters():
+            p.requires_grad_(False)
+        if reinit:
+            fresh = model.classifier.fresh().to(t.device)
+            t.broadcast(fresh)
+            model.classifier.load_state_dict(fresh.state_dict())
+        optim_cfg = {**self.cfg["optim"], **(dcl.get("optim") or {})}
+        sched_cfg = {**self.cfg["sched"], **(dcl.get("sched") or {})}
+        t.rebuild_optimizer(model.classifier.parameters(), optim_cfg, sched_cfg,
+                            int(dcl["steps"]))
+        self.main = t.make_sampler(dcl["sampler"], "dcl")
+        t.reset_loaders()
+        if t.wma is not None:
+            t.reset_wma()
+        self.stage = 2
+
+    def before_step(self, step: int) -> None:
+        if self.stage == 1 and step >= int(self.cfg["train"]["steps"]):
+            log.info("DCL: step %d, stage 2: backbone frozen, retraining the classifier with "
+                     "%s sampling", step, self.cfg["dcl"]["sampler"])
+            self._enter_stage2(reinit=bool(self.cfg["dcl"]["reinit"]))
+
+    def train_step(self, step: int) -> dict:
+        if self.stage == 1:
+            return super().train_step(step)
+        model = self.t.model
+        model.backbone.eval()
+        model.classifier.train()
+        x, y = self.t.next_batch("main")
+        with torch.no_grad():
+            pooled = model.backbone(x)
+        loss, metrics = ce_metrics(model.classifier(pooled, y), y)
+        self.t.optimize(loss)
+        return {**metrics, "stage": 2}
+
+    def state_dict(self) -> dict:
+        return {"stage": self.stage}
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state.get("stage", 1)) == 2 and self.stage == 1:
+            self._enter_stage2(reinit=False)
+
+
+@register_strategy
+class WADCLStrategy(Strategy):
+    name = "wadcl"
+    sections = {"wadcl": {"random_sampler": "random", "balanced_sampler": "balanced"}}
+
+    def setup(self) -> None:
+        t, w = self.t, self.cfg["wadcl"]
+        self.h_r = t.model.classifier.fresh().to(t.device)
+        t.broadcast(self.h_r)
+        self.random = t.make_sampler(w["random_sampler"], "random")
+        self.balanced = t.make_sampler(w["balanced_sampler"], "balanced")
+        if t.wma is None:
+            log.warning("WADCL without WMA (wma.enabled=false): the final model is the raw "
+                        "{backbone, h_b}, not Algorithm 1's averaged model")
+
+    def parameters(self):
+        return list(self.t.model.parameters()) + list(self.h_r.parameters())
+
+    def modules(self):
+        return [self.t.model, self.h_r]
+
+    def samplers(self) -> dict:
+        return {"random": self.random, "balanced": self.balanced}
+
+    def random_update(self, x, y) -> dict:
+        """phi + h_r on a random batch."""
+        phi = self.t.model.backbone
+        phi.train()
+        self.h_r.train()
+        loss, metrics = ce_metrics(self.h_r(phi(x), y), y, prefix="r_")
+        self.t.optimize(loss)
+        return metrics
+
+    def balanced_update(self, x, y) -> dict:
+        """h_b only on a balanced batch; phi is frozen and receives no gradient."""
+        phi, h_b = self.t.model.backbone, self.t.model.classifier
+        phi.train()
+        h_b.train()
+        with torch.no_grad(), frozen_bn_stats(phi):
+            pooled = phi(x)
+        loss, metrics = ce_metrics(h_b(pooled, y), y)
+        self.t.optimize(loss)
+        return metrics
+
+    def train_step(self, step: int) -> dict:
+        metrics = self.random_update(*self.t.next_batch("random"))
+        metrics.update(self.balanced_update(*self.t.next_batch("balanced")))
+        return metrics
+
+    def state_dict(self) -> dict:
+        return {"h_r": self.h_r.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.h_r.load_state_dict(state["h_r"])

@@ -1,0 +1,85 @@
+"""lidtool.train.config: defaults, overrides, mini section, base configs, clear errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lidtool.errors import ConfigError
+from lidtool.train.config import load_config
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "egs" / "synth_lid" / "conf"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_defaults_overrides_and_mini(tmp_path):
+    p = _write(tmp_path / "a.yaml", "model: {name: tdnn}\ntrain: {steps: 10}\n"
+               "mini: {train.steps: 3, model.channels: 8}\n")
+    cfg = load_config(p)
+    assert cfg["train"]["steps"] == 10 and cfg["optim"]["momentum"] == 0.9
+    cfg = load_config(p, ["train.steps=7", "model.hidden=[16, 8]", "wma.enabled=true"])
+    assert cfg["train"]["steps"] == 7 and cfg["model"]["hidden"] == [16, 8]
+    assert cfg["wma"]["enabled"] is True
+    cfg = load_config(p, ["train.batch_size=4"], mini=True)
+    assert cfg["train"]["steps"] == 3 and cfg["model"]["channels"] == 8
+    assert cfg["train"]["batch_size"] == 4
+    cfg = load_config(p, ["dcl.optim.lr=0.01", "train.strategy=dcl"])
+    assert cfg["dcl"]["optim"] == {"lr": 0.01} and cfg["dcl"]["sampler"] == "balanced"
+
+
+def test_errors_name_file_and_key(tmp_path):
+    p = _write(tmp_path / "a.yaml", "model: {name: tdnn}\noptim: {weight_dacay: 1}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert str(p) in str(err.value) and "optim.weight_dacay" in str(err.value)
+    ok = _write(tmp_path / "b.yaml", "model: {name: tdnn}\n")
+    with pytest.raises(ConfigError, match="--override.*trian"):
+        load_config(ok, ["trian.steps=3"])
+    with pytest.raises(ConfigError, match="sampler.name"):
+        load_config(ok, ["sampler.name=magic"])
+    with pytest.raises(ConfigError, match="no 'mini' section"):
+        load_config(ok, mini=True)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    bad = _write(tmp_path / "c.yaml", "model: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_base_config(tmp_path):
+    _write(tmp_path / "base.yaml", "model: {name: resnet32, channels: [4, 8, 8]}\n"
+           "train: {steps: 10, batch_size: 8}\nmini: {model.blocks: [1, 1, 1]}\n")
+    p = _write(tmp_path / "v.yaml", "base: base.yaml\nmodel: {name: tdnn}\n"
+               "train: {steps: 20}\nmini: {model.channels: 8}\n")
+    cfg = load_config(p, mini=True)
+    assert cfg["model"] == {"name": "tdnn", "hidden": [512], "embedding_layer": "fc1",
+                            "channels": 8}
+    assert cfg["train"]["steps"] == 20 and cfg["train"]["batch_size"] == 8
+
+
+SYSTEMS = [f"{arch}_{sys}.yaml" for arch in ("resnet", "tdnn", "etdnn")
+           for sys in ("rs", "bs", "xvector", "rs_wma", "bs_wma", "wadcl")]
+
+
+@pytest.mark.parametrize("name", SYSTEMS)
+def test_recipe_configs_load(name):
+    from lidtool.nnet.model import build_model
+    path = CONF_DIR / name
+    for mini in (False, True):
+        cfg = load_config(path, mini=mini)
+        model = build_model(cfg["model"], cfg["head"], 23, 6, source=str(path))
+        assert model is not None
+
+
+def test_recipe_system_settings():
+    bs = load_config(CONF_DIR / "resnet_bs.yaml")
+    assert bs["sampler"]["name"] == "balanced" and bs["sched"]["name"] == "step"
+    wadcl = load_config(CONF_DIR / "tdnn_wadcl.yaml", mini=True)
+    assert wadcl["train"]["strategy"] == "wadcl" and wadcl["wma"]["enabled"]
+    assert wadcl["model"]["name"] == "tdnn" and "blocks" not in wadcl["model"]
+    xv = load_config(CONF_DIR / "resnet_xvector.yaml")
+    assert xv["train"]["strategy"] == "dcl" and xv["dcl"]["sampler"] == "balanced"

@@ -1,0 +1,58 @@
+"""steps/train_nnet.sh and steps/infer_nnet.sh with a recipe config's mini variant."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from lidtool.metrics.scores import read_scores
+from test_train_data import make_feats_dir
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "egs" / "synth_lid" / "conf"
+
+
+def _run(args, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, env=env,
+                          timeout=240, **kw)
+
+
+def test_train_and_infer_scripts(tmp_path):
+    data = make_feats_dir(tmp_path / "train", counts=(8, 5, 3), frames=(60, 120))
+    test = make_feats_dir(tmp_path / "test", counts=(3, 3, 3), seed=5)
+    exp = tmp_path / "exp" / "resnet_wadcl"
+    train = ["steps/train_nnet.sh", "--mini", "true", "--overrides", "train.steps=12",
+             str(CONF / "resnet_wadcl.yaml"), str(data), str(exp)]
+    proc = _run(train)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("final.pt", "config.yaml", "lang2id", "train_log.jsonl", "train_curves.png",
+                 ".done", "log/train.log"):
+        assert (exp / name).is_file(), name
+    assert "steps/train_nnet.sh --mini true --overrides train.steps=12" in \
+        (exp / "run.cmd").read_text().replace("\\ ", " ")
+    assert len((exp / "train_log.jsonl").read_text().splitlines()) == 12
+    again = _run(train)
+    assert again.returncode == 0 and "skipping" in again.stderr
+    out = tmp_path / "out"
+    proc = _run(["steps/infer_nnet.sh", "--nj", "2", "--embeddings", "true",
+                 str(exp / "final.pt"), str(test), str(out)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    scores = read_scores(out / "scores")
+    assert len(scores.utts) == 9 and scores.langs == ["lang0", "lang1", "lang2"]
+    assert len((out / "xvector.scp").read_text().splitlines()) == 9
+    assert not list(out.glob("scores.[0-9]*"))
+
+
+def test_train_script_errors(tmp_path):
+    proc = _run(["steps/train_nnet.sh", str(CONF / "resnet_rs.yaml"), str(tmp_path / "nodata"),
+                 str(tmp_path / "exp")])
+    assert proc.returncode != 0 and "nodata/feats.scp does not exist" in proc.stderr
+    data = make_feats_dir(tmp_path / "train", counts=(3, 3))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {name: resnet99}\n")
+    proc = _run(["steps/train_nnet.sh", str(bad), str(data), str(tmp_path / "exp")])
+    assert proc.returncode != 0
+    log = (tmp_path / "exp" / "log" / "train.log").read_text()
+    assert f"ERROR: {bad}: model.name: unknown model 'resnet99'" in log
+    assert not (tmp_path / "exp" / ".done").exists()
