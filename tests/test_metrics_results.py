@@ -62,7 +62,7 @@ def test_group_accuracy_and_train_log(tmp_path):
         "".join(json.dumps({"step": i, "loss": float(10 - i)}) + "\n" for i in range(10)))
     spec = TableSpec(title="T3", systems=["s"], conditions=[], metrics=["accuracy"],
                      group_condition="test", group_train_utt2lang="train_utt2lang",
-                     train_log="exp/{system}/train_log.jsonl")
+                     train_log="{exp}/{system}/train_log.jsonl")
     text, _ = build_table(spec, tmp_path)
     # majority = a, b (4 test utts, 2 wrong) -> 50 %; minority c, d -> 100 %; last 10 % = 1 row
     assert "| s | 50.0 | 100.0 | 1.0000 |" in text
@@ -94,3 +94,13 @@ def test_make_results_cli(tmp_path):
     text = (tmp_path / "RESULTS.md").read_text()
     assert "    ./run.sh --stage 7" in text and "### Table X" in text
     assert "| s | 100.0 | 0.0000 |" in text
+
+
+def test_dirs_placeholders(tmp_path):
+    _setup(tmp_path, {"s": 0})
+    (tmp_path / "exp").rename(tmp_path / "exp_mini")
+    spec = TableSpec(title="T", systems=["s"], conditions=["test"], metrics=["accuracy"])
+    text, _ = build_table(spec, tmp_path, {"exp": "exp_mini"})
+    assert "| s | 100.0 |" in text
+    text, _ = build_table(spec, tmp_path)
+    assert "not run): s." in text

@@ -15,6 +15,8 @@ def add_arguments(p):
     p.add_argument("--title", default="Results")
     p.add_argument("--preamble", default="", help="file whose text goes under the title")
     p.add_argument("--json", default="", help="also write every metric as JSON here")
+    p.add_argument("--dirs", nargs="*", default=[], metavar="NAME=DIR",
+                   help="values of the spec's {exp} / {data} placeholders (default exp, data)")
 
 
 def _git_commit(root: Path) -> str:
@@ -34,7 +36,8 @@ def main(args):
         header += ["Produced by:", "", f"    {args.command}", ""]
     if args.preamble:
         header += [Path(args.preamble).read_text().rstrip(), ""]
-    results = write_results(specs, root, args.out, header="\n".join(header))
+    dirs = dict(item.split("=", 1) for item in args.dirs)
+    results = write_results(specs, root, args.out, header="\n".join(header), dirs=dirs)
     if args.json:
         from lidtool.fileio import write_text_atomic
         write_text_atomic(args.json, json.dumps(results, indent=1, default=str))

@@ -51,12 +51,13 @@ class TableSpec:
     systems: list[str]
     conditions: list[str]
     metrics: list[str]
-    scores: str = "exp/{system}/{condition}/scores"
-    utt2lang: str = "data/{condition}/utt2lang"
+    # paths: {system}, {condition} and the recipe's directories {exp}, {data} are filled in
+    scores: str = "{exp}/{system}/{condition}/scores"
+    utt2lang: str = "{data}/{condition}/utt2lang"
     labels: dict[str, str] = field(default_factory=dict)
     note: str = ""
     # optional extra columns
-    train_log: str | None = None            # "exp/{system}/train_log.jsonl" -> final train loss
+    train_log: str | None = None            # "{exp}/{system}/train_log.jsonl" -> final loss
     log_columns: list[str] = field(default_factory=list)  # other train-log keys to average
     group_condition: str | None = None      # majority / minority accuracy on this condition
     group_train_utt2lang: str | None = None
@@ -120,24 +121,29 @@ def _group_accuracy(result: dict, langs: list[str]):
     return hits / total if total else None
 
 
-def build_table(spec: TableSpec, root: Path) -> tuple[str, dict]:
+DEFAULT_DIRS = {"exp": "exp", "data": "data"}
+
+
+def build_table(spec: TableSpec, root: Path, dirs: dict[str, str] | None = None
+                ) -> tuple[str, dict]:
     """Markdown for one table, and the raw results {system: {condition: metrics}}."""
+    dirs = {**DEFAULT_DIRS, **(dirs or {})}
     results: dict[str, dict[str, dict]] = {}
     missing = []
     for system in spec.systems:
         for cond in spec.conditions + ([spec.group_condition] if spec.group_condition else []):
-            scores = root / spec.scores.format(system=system, condition=cond)
+            scores = root / spec.scores.format(system=system, condition=cond, **dirs)
             if not scores.is_file():
                 missing.append(f"{system}/{cond}")
                 continue
-            utt2lang = root / spec.utt2lang.format(system=system, condition=cond)
+            utt2lang = root / spec.utt2lang.format(system=system, condition=cond, **dirs)
             results.setdefault(system, {})[cond] = score_files(scores, utt2lang)
     header = ["System"]
     for cond in spec.conditions:
         header += [f"{cond} {METRICS[m][0]}" for m in spec.metrics]
     groups = None
     if spec.group_condition:
-        groups = _majority_minority(root / spec.group_train_utt2lang)
+        groups = _majority_minority(root / spec.group_train_utt2lang.format(**dirs))
         header += [f"{spec.group_condition} majority Acc %", f"{spec.group_condition} "
                    f"minority Acc %"]
     if spec.train_log:
@@ -157,7 +163,7 @@ def build_table(spec: TableSpec, root: Path) -> tuple[str, dict]:
             r = results[system].get(spec.group_condition)
             row += [_pct(_group_accuracy(r, g), 1) if r else "not run" for g in groups]
         if spec.train_log:
-            log_path = root / spec.train_log.format(system=system)
+            log_path = root / spec.train_log.format(system=system, **dirs)
             stats = final_train_stats(log_path, ["loss"] + spec.log_columns) \
                 if log_path.is_file() else {}
             row += [_fix(stats.get(k), 4) if k in stats else "–"
@@ -209,13 +215,14 @@ def compare_ordering(spec: TableSpec, results: dict) -> str:
     return "\n".join(out)
 
 
-def write_results(specs: list[TableSpec], root, out_path, *, header: str) -> dict:
+def write_results(specs: list[TableSpec], root, out_path, *, header: str,
+                  dirs: dict[str, str] | None = None) -> dict:
     """Render every table into `out_path` (atomically); returns all raw results."""
     from lidtool.fileio import write_text_atomic
     root = Path(root)
     parts, everything = [header.rstrip() + "\n"], {}
     for spec in specs:
-        text, results = build_table(spec, root)
+        text, results = build_table(spec, root, dirs)
         parts.append(text)
         everything[spec.title] = results
     write_text_atomic(out_path, "\n".join(parts))
