@@ -26,7 +26,9 @@ options:
   --device DEV         auto|cpu|cuda (default: $device)
   --resume R           auto|none|<checkpoint> (default: $resume)
   --mini BOOL          apply the config's mini section (default: $mini)
-  --overrides 'K=V ..' config overrides, e.g. 'train.steps=500 optim.lr=0.01'
+  --overrides 'K=V ..' config overrides, e.g. 'train.steps=500 optim.lr=0.01'; multi-task
+                       systems (train.strategy: multitask) take their frame labels here:
+                       'data.frame_labels=exp/phone_labels/train/ali.scp'
   --feat-config FILE   feature config used for the features (saved in final.pt for identify)
   --vad-config FILE    VAD config used for vad.scp (saved in final.pt)
   --lang2id FILE       fixed label map (default: sorted languages of utt2lang)

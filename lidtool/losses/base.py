@@ -11,6 +11,8 @@ knows which head it runs. Contract for implementers (e.g. the AM/AAM/APM heads o
     ``cross_entropy(logits, labels)`` *is* the loss. When ``labels`` is None (inference),
     return margin-free logits (scores). ``aux`` carries per-sample side information a head
     may need, e.g. ``phone_conf [B]`` for APM-Softmax; heads ignore keys they do not use.
+    A head lists the aux keys it *requires* in training in the class attribute
+    ``aux_inputs``; the trainer checks that the training strategy provides them.
 
 ``update(margin=None, **values)``
     Hook for schedulers (margin warm-up, ...): ``head.update(0.1)`` or
@@ -83,6 +85,7 @@ class ClassifierHead(nn.Module, abc.ABC):
 
     head_name = "?"
     schedulable: tuple[str, ...] = ()
+    aux_inputs: tuple[str, ...] = ()    # aux keys the head needs when labels are given
 
     def __init__(self, in_dim: int, num_classes: int):
         super().__init__()

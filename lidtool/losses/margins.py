@@ -179,6 +179,8 @@ class AAMSoftmaxHead(CosineMarginHead):
 class APMHead(CosineMarginHead):
     """Phonetic-confidence margins: P_i = m + beta * p_i, p_i = aux ``phone_conf [B]``."""
 
+    aux_inputs = ("phone_conf",)
+
     def __init__(self, in_dim: int, num_classes: int, margin: float = 0.2,
                  scale: float = DEFAULT_SCALE, beta: float = 10.0, detach_conf: bool = True,
                  max_margin: float | None = None):

@@ -12,6 +12,11 @@ its ReLU and BatchNorm).
 
 Encoders are chosen by ``model.name`` in the YAML config (see ENCODERS); every other key
 under ``model`` except ``hidden`` and ``embedding_layer`` is passed to the encoder builder.
+The ``head`` section names the classifier head and its options; its ``schedule`` key (a
+margin warm-up, ``lidtool.losses.schedule``) is for the trainer and not a head option.
+
+``Backbone.forward_frames(x, layer)`` also returns a frame layer's output (TDNN encoders),
+for the multi-task phoneme branch, which the training strategy owns (never part of LIDNet).
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from lidtool.nnet.tdnn import etdnn, xvector_tdnn
 
 ENCODERS = {"tdnn": xvector_tdnn, "etdnn": etdnn, "resnet32": resnet32, "resnet34": resnet34}
 MODEL_KEYS = ("name", "hidden", "embedding_layer")
+HEAD_TRAINER_KEYS = ("name", "schedule")   # head-section keys that are not head options
 
 
 class Backbone(nn.Module):
@@ -40,6 +46,22 @@ class Backbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.encoder(x))
+
+    def frame_tap(self, layer: int | None = None) -> tuple[int, int, int]:
+        """(layer, channels, frame offset) of a frame layer (None: the encoder's default
+        tap); ValueError if the encoder has no frame layers to tap (ResNets)."""
+        if not hasattr(self.encoder, "forward_tap"):
+            raise ValueError(f"the {type(self.encoder).__name__} encoder has no frame layers "
+                             "for a frame-level branch (use a TDNN: tdnn or etdnn)")
+        layer = self.encoder.default_tap if layer is None else layer
+        channels, offset = self.encoder.tap_info(layer)
+        return layer, channels, offset
+
+    def forward_frames(self, x: torch.Tensor, layer: int | None = None):
+        """(pooled [B, 2C], frame layer output [B, C_k, T_k], frame offset of the latter)."""
+        layer, _, _ = self.frame_tap(layer)
+        out, frames, offset = self.encoder.forward_tap(x, layer)
+        return self.pool(out), frames, offset
 
 
 class Classifier(nn.Module):
@@ -73,12 +95,16 @@ class Classifier(nn.Module):
             x = act(x)
             yield f"fc{i}_out", x
 
-    def forward(self, pooled: torch.Tensor, labels: torch.Tensor | None = None,
-                **aux) -> torch.Tensor:
+    def head_input(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The segment layers' output, i.e. what the head sees."""
         x = pooled
         for fc, act in zip(self.fcs, self.acts):
             x = act(fc(x))
-        return self.head(x, labels, **aux)
+        return x
+
+    def forward(self, pooled: torch.Tensor, labels: torch.Tensor | None = None,
+                **aux) -> torch.Tensor:
+        return self.head(self.head_input(pooled), labels, **aux)
 
     def embed(self, pooled: torch.Tensor, layer: str) -> torch.Tensor:
         for name, value in self.layer_outputs(pooled):
@@ -138,13 +164,13 @@ def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int
                           fix=f"use one of: {', '.join(_layer_names(len(hidden)))}")
     backbone = Backbone(encoder)
     head = head_cfg.get("name", "softmax")
-    head_opts = {k: v for k, v in head_cfg.items() if k != "name"}
+    head_opts = {k: v for k, v in head_cfg.items() if k not in HEAD_TRAINER_KEYS}
     try:
         classifier = Classifier(backbone.out_dim, hidden, num_classes, head, head_opts)
     except KeyError:
         raise ConfigError(source, f"head.name: unknown classifier head '{head}'",
                           fix=f"use one of: {', '.join(head_names())}") from None
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise ConfigError(source, f"head: bad options {head_opts} for '{head}': {err}") from None
     return LIDNet(backbone, classifier, layer)
 

@@ -17,6 +17,11 @@ TDNN variant of a ResNet system must not inherit ResNet options) and then also d
 base's `mini` entries for that section (`model.*` / `head.*`).
 
 Strategies (lidtool.train.strategies) register their own sections with `register_section`.
+
+`data.frame_labels` (an ali.scp of per-frame labels) and `data.num_phones` (default: the
+`num_pdfs` file next to it) feed strategies that train a frame-level branch (`multitask`);
+other strategies ignore them. `head.schedule` (a mapping, see lidtool.losses.schedule) makes
+the trainer warm up the head's margin.
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ DEFAULTS: dict = {
     "model": OPEN,
     "head": OPEN,
     "data": {"min_chunk": 200, "max_chunk": 400, "min_frames": 50, "cmn_window": 300,
-             "preload": True, "num_workers": 0},
+             "preload": True, "num_workers": 0, "frame_labels": None, "num_phones": None},
     "sampler": {"name": "random", "alpha": 0.5},
     "train": {"strategy": "plain", "steps": 1000, "batch_size": 64, "seed": 0,
               "log_every": 10, "ckpt_every": 500, "keep_checkpoints": 3,

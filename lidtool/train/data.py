@@ -12,6 +12,16 @@ Short utterances (documented rule, `data.min_frames` and the chunk length):
 
 Chunks are addressed by (utterance index, start fraction in [0, 1), length): the sampler
 draws all randomness, so a batch is a pure function of (seed, step) and resuming is exact.
+
+Frame labels (multi-task training, `data.frame_labels: ali.scp`): an int vector per
+utterance with one label (a phone recogniser's pdf-id) per *feature* frame, as
+lidtool.asr writes them. `attach_frame_labels` checks every count against the features
+(the VAD vector's length, which prepare_features checks against feats.scp, or the feature
+matrix when there is no vad.scp) and keeps the labels of the voiced frames only, i.e. the
+same vad > 0.5 selection as the features (CMN does not change the frame count). The chunk
+dataset then crops and repeat-pads labels and features identically and yields
+(chunk [L, D], language, frame labels [L]). Labels are always held in memory (int32, a
+small fraction of the features' size), also when the features are loaded lazily.
 """
 from __future__ import annotations
 
@@ -24,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from lidtool.data.tables import read_table
-from lidtool.errors import DataDirError
+from lidtool.errors import ConfigError, DataDirError, FeatureError
 from lidtool.fileio import atomic_open
 
 log = logging.getLogger(__name__)
@@ -96,6 +106,9 @@ class TrainData:
     cmn_window: int
     feats: list | None = None           # prepared arrays when preloaded
     specs: list = field(default_factory=list)   # (feats_spec, vad_spec) when not preloaded
+    vad_specs: list = field(default_factory=list)   # (vad_spec, (vad.scp, line)) | None per utt
+    frame_labels: list | None = None    # int32 [T] per utterance (voiced frames), if attached
+    num_phones: int | None = None       # number of frame-label classes
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -131,7 +144,7 @@ def load_train_data(data_dir, langs: list[str] | None = None, *, cmn_window: int
     if langs is None:
         langs = sorted(set(utt2lang[u] for u in feats_scp))
     label_of = labels_from_utt2lang(_subtable(utt2lang, feats_scp), langs)
-    utts, labels, lengths, feats, specs = [], [], [], [], []
+    utts, labels, lengths, feats, specs, vad_specs = [], [], [], [], [], []
     dropped = []
     feat_dim = None
     for utt in tqdm(list(feats_scp), desc=f"loading {data_dir.name}", unit="utt",
@@ -158,6 +171,7 @@ def load_train_data(data_dir, langs: list[str] | None = None, *, cmn_window: int
         utts.append(utt)
         labels.append(label_of[utt])
         lengths.append(n)
+        vad_specs.append((vad_spec, vad_scp.where(utt)) if vad_spec is not None else None)
         if preload:
             feats.append(mat)
         else:
@@ -171,10 +185,104 @@ def load_train_data(data_dir, langs: list[str] | None = None, *, cmn_window: int
                            "voiced frames", fix="lower data.min_frames or check vad.scp")
     data = TrainData(str(data_dir), list(langs), utts, np.asarray(labels, dtype=np.int64),
                      np.asarray(lengths, dtype=np.int64), int(feat_dim), cmn_window,
-                     feats if preload else None, specs)
+                     feats if preload else None, specs, vad_specs)
     empty = [lang for lang, n in zip(langs, data.class_counts()) if n == 0]
     if empty:
         log.warning("%s: no training utterances for language(s) %s", data_dir, ", ".join(empty))
+    return data
+
+
+# ----------------------------------------------------------------------------- frame labels
+def read_num_phones(ali_scp, num_phones=None, source: str = "<config>") -> int:
+    """`num_phones` if given, else the integer in the `num_pdfs` file next to `ali_scp`."""
+    if num_phones is not None:
+        if isinstance(num_phones, bool) or not isinstance(num_phones, int) or num_phones < 2:
+            raise ConfigError(source, f"data.num_phones must be an integer >= 2, "
+                              f"got {num_phones!r}")
+        return num_phones
+    path = Path(ali_scp).parent / "num_pdfs"
+    if not path.is_file():
+        raise FeatureError(ali_scp, f"the number of label classes is unknown: no {path}",
+                           fix="set data.num_phones, or keep the phone recogniser's num_pdfs "
+                           "next to ali.scp")
+    text = path.read_text(encoding="utf-8").strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise FeatureError(path, f"expected one integer (the number of pdfs), got {text[:40]!r}",
+                           line=1) from None
+    if value < 2:
+        raise FeatureError(path, f"need at least 2 label classes, got {value}", line=1)
+    return value
+
+
+def _read_ali(rx: str, where: tuple[str, int | None], utt: str) -> np.ndarray:
+    import kaldiio
+    path, line = where
+    try:
+        value = kaldiio.load_mat(rx)
+    except Exception as err:   # kaldiio raises assorted errors on missing/garbled arks
+        raise FeatureError(path, f"cannot read the frame labels of '{utt}' ({rx}): "
+                           f"{type(err).__name__}: {err}", line=line) from None
+    value = np.asarray(value)
+    if value.ndim != 1 or value.dtype.kind not in "iu":
+        raise FeatureError(path, f"the frame labels of '{utt}' are not an integer vector "
+                           f"(dtype {value.dtype}, shape {value.shape})", line=line)
+    return value.astype(np.int64)
+
+
+def attach_frame_labels(data: TrainData, ali_scp, num_phones=None,
+                        source: str = "<config>") -> TrainData:
+    """Load `ali_scp` (one label per feature frame) for every utterance of `data`, keep the
+    voiced frames' labels, and store them in `data.frame_labels` / `data.num_phones`.
+
+    A missing utterance, a frame-count mismatch or a label outside [0, num_phones) is a
+    FeatureError naming ali.scp, the line and the utterance.
+    """
+    from lidtool.features.io import read_vector
+    ali_scp = Path(ali_scp)
+    if not ali_scp.is_file():
+        raise FeatureError(ali_scp, "frame-label file (data.frame_labels) does not exist",
+                           fix="run the phone-label stage (lidtool.asr) first")
+    n_classes = read_num_phones(ali_scp, num_phones, source)
+    table = read_table(ali_scp)
+    feats_scp = Path(data.data_dir) / "feats.scp"
+    out = []
+    for i, utt in enumerate(data.utts):
+        if utt not in table:
+            raise FeatureError(ali_scp, f"utterance '{utt}' of {feats_scp} has no frame labels",
+                               fix="decode every training utterance (or drop it from the "
+                               "data dir with utils/subset_data_dir.sh)")
+        where = table.where(utt)
+        ali = _read_ali(table[utt], where, utt)
+        vad_entry = data.vad_specs[i] if i < len(data.vad_specs) else None
+        vad = read_vector(vad_entry[0], where=vad_entry[1]) if vad_entry else None
+        if vad is not None:
+            n_frames = len(vad)
+        elif data.feats is not None:
+            n_frames = len(data.feats[i])
+        else:
+            n_frames = int(data.lengths[i])
+        if len(ali) != n_frames:
+            raise FeatureError(ali_scp, f"utterance '{utt}' has {len(ali)} frame labels but "
+                               f"{n_frames} feature frames in {feats_scp}", line=where[1],
+                               fix="re-run the phone-label decoding on these features")
+        if ali.size and (int(ali.min()) < 0 or int(ali.max()) >= n_classes):
+            bad = int(ali.min()) if int(ali.min()) < 0 else int(ali.max())
+            raise FeatureError(ali_scp, f"utterance '{utt}' has label {bad} outside "
+                               f"[0, {n_classes})", line=where[1],
+                               fix="check data.num_phones / num_pdfs")
+        if vad is not None:
+            ali = ali[vad > 0.5]
+        if len(ali) != int(data.lengths[i]):
+            raise FeatureError(ali_scp, f"utterance '{utt}': {len(ali)} labels of voiced "
+                               f"frames but {int(data.lengths[i])} prepared frames",
+                               line=where[1])
+        out.append(np.ascontiguousarray(ali, dtype=np.int32))
+    data.frame_labels, data.num_phones = out, n_classes
+    counts = np.bincount(np.concatenate(out), minlength=n_classes) if out else []
+    log.info("%s: frame labels for %d utterances, %d classes (%d used)", ali_scp,
+             len(out), n_classes, int(np.count_nonzero(counts)))
     return data
 
 
@@ -188,7 +296,8 @@ def _subtable(table, keys):
 
 # ----------------------------------------------------------------------------- dataset
 class ChunkDataset(torch.utils.data.Dataset):
-    """Index with (utt_index, start_fraction, length) -> (chunk [length, D], label)."""
+    """Index with (utt_index, start_fraction, length) -> (chunk [length, D], label), plus the
+    chunk's frame labels [length] (int64, same crop and repeat-pad) when the data has them."""
 
     def __init__(self, data: TrainData):
         self.data = data
@@ -202,7 +311,11 @@ class ChunkDataset(torch.utils.data.Dataset):
         feats = repeat_pad(feats, int(length))
         start = int(frac * (len(feats) - length + 1))
         chunk = feats[start:start + int(length)]
-        return torch.from_numpy(np.ascontiguousarray(chunk)), int(self.data.labels[idx])
+        x, y = torch.from_numpy(np.ascontiguousarray(chunk)), int(self.data.labels[idx])
+        if self.data.frame_labels is None:
+            return x, y
+        frames = repeat_pad(self.data.frame_labels[int(idx)], int(length))
+        return x, y, torch.from_numpy(frames[start:start + int(length)].astype(np.int64))
 
 
 def repeat_pad(feats: np.ndarray, length: int) -> np.ndarray:

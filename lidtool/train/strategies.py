@@ -14,8 +14,16 @@
           update their running statistics); the trainer's WMA then averages {phi, h_b}, and
           that averaged model is final.pt (no extra parameters at test time).
 
+  multitask  (lidtool.train.multitask) language CE + alpha * frame-level phoneme CE on the
+          shared encoder; feeds phone_conf to APM heads; the phoneme branch is dropped at
+          inference.
+
 A new method (DropClass, DropAdapt) is one more subclass: override `setup`, `before_step`
 and/or `train_step`, declare its config section in `sections`, and `register_strategy` it.
+`uses_frame_labels = True` makes the trainer load `data.frame_labels` (then use
+`t.next_batch_with_frames(name)`); `provides_aux` lists the aux inputs its forward passes
+give the head (`phone_conf`), checked against the head's `aux_inputs`; `heads()` lists the
+classifier heads whose margin the trainer schedules (`head.schedule`).
 Tools a strategy can use: `t.next_batch(name)`, `t.optimize(loss)`, `t.make_sampler(kind,
 name)`, `t.reset_loaders()`, `t.rebuild_optimizer(params, optim_cfg, sched_cfg, steps)`,
 `t.model.classifier.head.set_active_classes(ids)` and `sampler.restrict(ids)`.
@@ -43,12 +51,16 @@ def register_strategy(cls):
     return cls
 
 
-def build_strategy(trainer) -> "Strategy":
-    name = trainer.cfg["train"]["strategy"]
+def strategy_class(cfg: dict, source: str = "<config>") -> type:
+    name = cfg["train"]["strategy"]
     if name not in STRATEGIES:
-        raise ConfigError(trainer.source, f"train.strategy: unknown strategy '{name}'",
+        raise ConfigError(source, f"train.strategy: unknown strategy '{name}'",
                           fix=f"use one of: {', '.join(sorted(STRATEGIES))}")
-    return STRATEGIES[name](trainer)
+    return STRATEGIES[name]
+
+
+def build_strategy(trainer) -> "Strategy":
+    return strategy_class(trainer.cfg, trainer.source)(trainer)
 
 
 def ce_metrics(logits: torch.Tensor, labels: torch.Tensor, prefix: str = ""):
@@ -78,6 +90,8 @@ def frozen_bn_stats(module: nn.Module):
 class Strategy:
     name = "base"
     sections: dict = {}
+    uses_frame_labels = False
+    provides_aux: tuple[str, ...] = ()
 
     def __init__(self, trainer):
         self.t = trainer
@@ -101,6 +115,10 @@ class Strategy:
 
     def samplers(self) -> dict:
         return {"main": self.main}
+
+    def heads(self) -> list:
+        """Classifier heads trained by this strategy (margin schedules apply to each)."""
+        return [self.t.model.classifier.head]
 
     # -- per step ---------------------------------------------------------------------------
     def before_step(self, step: int) -> None:
@@ -212,6 +230,9 @@ class WADCLStrategy(Strategy):
     def samplers(self) -> dict:
         return {"random": self.random, "balanced": self.balanced}
 
+    def heads(self) -> list:
+        return [self.t.model.classifier.head, self.h_r.head]
+
     def random_update(self, x, y) -> dict:
         """phi + h_r on a random batch."""
         phi = self.t.model.backbone
@@ -242,3 +263,6 @@ class WADCLStrategy(Strategy):
 
     def load_state_dict(self, state: dict) -> None:
         self.h_r.load_state_dict(state["h_r"])
+
+
+import lidtool.train.multitask  # noqa: E402,F401  (registers the multitask strategy)

@@ -1,12 +1,18 @@
 """The one training loop behind every DNN system (strategies plug into it).
 
-Per step: strategy.before_step -> strategy.train_step (batches, forward, backward, optimiser
+Per step: strategy.before_step -> margin schedules (`head.schedule`: MarginScheduler.step
+with the number of steps done, on every head of the strategy; the margin is logged as
+`margin`) -> strategy.train_step (batches, forward, backward, optimiser
 steps through `optimize`) -> scheduler step -> BatchNorm buffers averaged over DDP ranks ->
 WMA update -> metrics (averaged over ranks) appended to exp/<sys>/train_log.jsonl ->
 checkpoint every `train.ckpt_every` steps and at the end. At the end final.pt is written
 from the WMA model when WMA is on, else from the model.
 
 Only rank 0 writes files, logs and shows the tqdm bar.
+
+Frame labels (`data.frame_labels`) are attached to the training data only for strategies
+that use them (`multitask`); for others they are ignored with a log line, so a recipe can
+pass the same override to every system.
 """
 from __future__ import annotations
 
@@ -21,16 +27,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lidtool.errors import CheckpointError
+from lidtool.errors import CheckpointError, ConfigError
 from lidtool.fileio import atomic_open, write_text_atomic
+from lidtool.losses.schedule import MarginScheduler
 from lidtool.nnet.model import build_model, count_parameters
 from lidtool.train import checkpoint as ckpt_io
 from lidtool.train import distributed as ddp
 from lidtool.train.config import dump_config
-from lidtool.train.data import ChunkDataset, TrainData, write_lang2id
+from lidtool.train.data import ChunkDataset, TrainData, attach_frame_labels, write_lang2id
 from lidtool.train.optim import build_optimizer, build_scheduler
 from lidtool.train.samplers import ChunkBatchSampler
-from lidtool.train.strategies import build_strategy
+from lidtool.train.strategies import build_strategy, strategy_class
 from lidtool.train.wma import WeightMovingAverage
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,7 @@ class Trainer:
         self.model = build_model(cfg["model"], cfg["head"], data.feat_dim, len(data.langs),
                                  source=source).to(self.device)
         self.broadcast(self.model)
+        self._frame_labels(strategy_class(cfg, source))
         self.dataset = ChunkDataset(data)
         self.wma = (WeightMovingAverage(self.model, cfg["wma"]["alpha"])
                     if cfg["wma"]["enabled"] else None)
@@ -65,9 +73,50 @@ class Trainer:
         self.step = 0
         self.strategy = build_strategy(self)
         self.strategy.setup()
+        self._check_head_inputs()
+        self.margin_schedulers = self._margin_schedulers()
         self.total_steps = self.strategy.total_steps()
         self.optimizer, self.scheduler = self._make_optimizer(
             self.strategy.parameters(), cfg["optim"], cfg["sched"], int(cfg["train"]["steps"]))
+
+    # -- set-up helpers --------------------------------------------------------------------------
+    def _frame_labels(self, cls) -> None:
+        d = self.cfg["data"]
+        if not cls.uses_frame_labels:
+            if d.get("frame_labels"):
+                log.info("data.frame_labels is ignored: strategy '%s' does not use frame "
+                         "labels", cls.name)
+            return
+        if not d.get("frame_labels"):
+            raise ConfigError(self.source, f"train.strategy={cls.name} needs frame labels, "
+                              "but data.frame_labels is not set",
+                              fix="--override data.frame_labels=<phone labels dir>/ali.scp")
+        if self.data.frame_labels is None:
+            attach_frame_labels(self.data, d["frame_labels"], d.get("num_phones"), self.source)
+
+    def _check_head_inputs(self) -> None:
+        for head in self.strategy.heads():
+            missing = [k for k in getattr(head, "aux_inputs", ())
+                       if k not in self.strategy.provides_aux]
+            if missing:
+                raise ConfigError(self.source, f"head '{head.head_name}' needs {missing} in "
+                                  f"training, which strategy '{self.strategy.name}' does not "
+                                  "provide", fix="use train.strategy=multitask (with "
+                                  "data.frame_labels) for APM heads")
+
+    def _margin_schedulers(self) -> list:
+        sched_cfg = self.cfg["head"].get("schedule")
+        if sched_cfg is None:
+            return []
+        return [MarginScheduler.from_config(sched_cfg, head, f"{self.source} (head.schedule)")
+                for head in self.strategy.heads()]
+
+    def step_margins(self) -> dict:
+        """Set the scheduled margin of every head for the current step; {'margin': m}."""
+        margin = None
+        for sched in self.margin_schedulers:
+            margin = sched.step(self.step)
+        return {} if margin is None else {"margin": margin}
 
     # -- tools for strategies ------------------------------------------------------------------
     def broadcast(self, module) -> None:
@@ -102,16 +151,28 @@ class Trainer:
     def reset_loaders(self) -> None:
         self._loaders.clear()
 
-    def next_batch(self, name: str):
-        """The batch of sampler `name` for the current step, on the device."""
+    def _next(self, name: str):
         if name not in self._loaders:
             sampler = self._samplers[name]
             loader = torch.utils.data.DataLoader(
                 self.dataset, batch_sampler=sampler.batches(self.step),
                 num_workers=int(self.cfg["data"]["num_workers"]))
             self._loaders[name] = iter(loader)
-        x, y = next(self._loaders[name])
-        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        return [t.to(self.device, non_blocking=True) for t in next(self._loaders[name])]
+
+    def next_batch(self, name: str):
+        """The batch (x [B, L, D], y [B]) of sampler `name` for the current step, on the
+        device."""
+        x, y = self._next(name)[:2]
+        return x, y
+
+    def next_batch_with_frames(self, name: str):
+        """(x, y, frame labels [B, L]) of sampler `name` for the current step (the data must
+        have frame labels: strategies with `uses_frame_labels`)."""
+        batch = self._next(name)
+        if len(batch) != 3:
+            raise RuntimeError("the training data has no frame labels (data.frame_labels)")
+        return tuple(batch)
 
     def optimize(self, loss: torch.Tensor) -> None:
         """Backward `loss`, average gradients over ranks, clip, and step the optimiser.
@@ -134,6 +195,7 @@ class Trainer:
                 "samplers": {k: s.state_dict() for k, s in self.strategy.samplers().items()},
                 "strategy": self.strategy.state_dict(),
                 "wma": self.wma.state_dict() if self.wma is not None else None,
+                "margin_schedulers": [m.state_dict() for m in self.margin_schedulers],
                 "rng": ckpt_io.rng_state()}
 
     def save_checkpoint(self) -> Path | None:
@@ -160,6 +222,9 @@ class Trainer:
                     samplers[name].load_state_dict(s_state)
             if self.wma is not None and state.get("wma") is not None:
                 self.wma.load_state_dict(state["wma"])
+            for sched, s_state in zip(self.margin_schedulers,
+                                      state.get("margin_schedulers") or []):
+                sched.load_state_dict(s_state)
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(path, f"does not match this run's model/config: "
                                   f"{str(err).splitlines()[0][:300]}",
@@ -210,7 +275,8 @@ class Trainer:
         try:
             while self.step < self.total_steps:
                 self.strategy.before_step(self.step)
-                metrics = self.strategy.train_step(self.step)
+                margin = self.step_margins()
+                metrics = {**self.strategy.train_step(self.step), **margin}
                 lr = self.optimizer.param_groups[0]["lr"]
                 self.scheduler.step()
                 for module in self.strategy.modules():
