@@ -1,5 +1,7 @@
 # Sourced by run.sh: the lidtool virtualenv first on PATH, C locale for Kaldi sorting.
-LIDTOOL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The repository root is found through the utils symlink, so a copy of this recipe
+# directory elsewhere (with its steps/utils links) still finds lidtool.
+LIDTOOL_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/utils" && cd .. && pwd)
 export LIDTOOL_ROOT
 export PATH="$LIDTOOL_ROOT/.venv/bin:$PWD/utils:$PATH"
 export LC_ALL=C
