@@ -58,6 +58,6 @@ def tiny_data_dir(tmp_path) -> Path:
     return d
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

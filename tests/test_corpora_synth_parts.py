@@ -118,3 +118,28 @@ def test_corpus_stats_table_and_histogram(tmp_path):
     with pytest.raises(DataDirError) as err:
         corpus_stats([tmp_path / "b"], tmp_path / "out2")
     assert "utt2lang:1" in str(err.value) and not (tmp_path / "out2" / "stats.md").exists()
+
+
+def test_isolated_synthesis_ignores_parent_c_rand_state():
+    """espeak-ng's breathy variants draw noise from libc rand(); a parent that used rand()
+    must not change what an isolated child synthesises."""
+    import ctypes
+    import ctypes.util
+
+    import numpy as np
+
+    from lidtool.corpora.synth.isolate import run_isolated
+
+    def speak():
+        from lidtool.corpora.synth.espeak import Espeak
+        return Espeak.get().synthesize("hello there my friend", "en-us+whisper",
+                                       {"rate": 170, "pitch": 50, "range": 50, "wordgap": 0,
+                                        "volume": 100}).samples
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    first = run_isolated(speak)
+    libc.srand(987)
+    libc.rand()
+    second = run_isolated(speak)
+    libc.srand(1)
+    assert np.array_equal(first, second)

@@ -104,3 +104,16 @@ def test_dirs_placeholders(tmp_path):
     assert "| s | 100.0 |" in text
     text, _ = build_table(spec, tmp_path)
     assert "not run): s." in text
+
+
+def test_log_columns_are_whole_run_means(tmp_path):
+    _setup(tmp_path, {"s": 0})
+    (tmp_path / "exp" / "s" / "train_log.jsonl").write_text(
+        "".join(json.dumps({"loss": float(10 - i), "phone_conf": i / 10}) + "\n"
+                for i in range(10)))
+    spec = TableSpec(title="T", systems=["s"], conditions=["test"], metrics=["accuracy"],
+                     train_log="{exp}/{system}/train_log.jsonl", log_columns=["phone_conf"])
+    text, _ = build_table(spec, tmp_path)
+    # final loss: last 10 % (1 row) = 1.0; phone_conf: mean of 0.0 .. 0.9 = 0.45
+    assert "| s | 100.0 | 1.0000 | 0.4500 |" in text
+    assert "mean phone_conf (whole run)" in text

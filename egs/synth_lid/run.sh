@@ -33,6 +33,7 @@ ivector_config=conf/ivector.yaml
 lt_systems="resnet_rs resnet_bs resnet_xvector resnet_rs_wma resnet_bs_wma resnet_wadcl"
 olr_systems=""
 train_overrides=""
+train_jobs=1
 help_message="usage: ./run.sh [options]
 options:
   --stage N / --stop-stage N   run stages N..M only (default 0..100)
@@ -43,6 +44,7 @@ options:
   --lt-systems 'A B'           long-tailed LID systems (conf/<name>.yaml), trained on train_lt
   --olr-systems 'A B'          OLR systems (conf/<name>.yaml), trained on train_olr
   --train-overrides 'K=V ...'  config overrides for every DNN system
+  --train-jobs N               DNN systems trained at the same time (default 1)
 Stages: 0 corpus, 1 validation+stats, 2 features+VAD, 3 phone labels, 4 i-vector,
         5 DNN training, 6 inference, 7 RESULTS.md"
 orig_args=("$@")
@@ -118,11 +120,23 @@ train_system() {  # <system> <train-set> [<override> ...]
 }
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  log "stage 5: train DNN systems"
-  for sys in $lt_systems; do train_system "$sys" train_lt; done
-  for sys in $olr_systems; do
-    train_system "$sys" train_olr "data.frame_labels=$exp/phone_labels/train_olr/ali.scp"
+  log "stage 5: train DNN systems ($train_jobs at a time)"
+  pids=(); names=()
+  wait_oldest() {  # wait for the oldest running system; fail naming it
+    wait "${pids[0]}" || die "training ${names[0]} failed; see $exp/${names[0]}/log/"
+    pids=("${pids[@]:1}"); names=("${names[@]:1}")
+  }
+  for sys in $lt_systems $olr_systems; do
+    extra=()
+    case " $olr_systems " in
+      *" $sys "*) set_="train_olr"; extra=("data.frame_labels=$exp/phone_labels/train_olr/ali.scp") ;;
+      *) set_="train_lt" ;;
+    esac
+    train_system "$sys" "$set_" "${extra[@]}" &
+    pids+=($!); names+=("$sys")
+    [ ${#pids[@]} -lt "$train_jobs" ] || wait_oldest
   done
+  while [ ${#pids[@]} -gt 0 ]; do wait_oldest; done
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then

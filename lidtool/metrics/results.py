@@ -58,7 +58,7 @@ class TableSpec:
     note: str = ""
     # optional extra columns
     train_log: str | None = None            # "{exp}/{system}/train_log.jsonl" -> final loss
-    log_columns: list[str] = field(default_factory=list)  # other train-log keys to average
+    log_columns: list[str] = field(default_factory=list)  # train-log keys, whole-run mean
     group_condition: str | None = None      # majority / minority accuracy on this condition
     group_train_utt2lang: str | None = None
     reference: dict = field(default_factory=dict)   # {system: {condition: {metric: value}}}
@@ -147,7 +147,7 @@ def build_table(spec: TableSpec, root: Path, dirs: dict[str, str] | None = None
         header += [f"{spec.group_condition} majority Acc %", f"{spec.group_condition} "
                    f"minority Acc %"]
     if spec.train_log:
-        header += ["train loss"] + [f"mean {k}" for k in spec.log_columns]
+        header += ["final train loss"] + [f"mean {k} (whole run)" for k in spec.log_columns]
     lines = [f"### {spec.title}", ""]
     if spec.note:
         lines += [spec.note, ""]
@@ -164,8 +164,10 @@ def build_table(spec: TableSpec, root: Path, dirs: dict[str, str] | None = None
             row += [_pct(_group_accuracy(r, g), 1) if r else "not run" for g in groups]
         if spec.train_log:
             log_path = root / spec.train_log.format(system=system, **dirs)
-            stats = final_train_stats(log_path, ["loss"] + spec.log_columns) \
-                if log_path.is_file() else {}
+            stats = {}
+            if log_path.is_file():
+                stats = {**final_train_stats(log_path, ["loss"]),
+                         **final_train_stats(log_path, spec.log_columns, tail=1.0)}
             row += [_fix(stats.get(k), 4) if k in stats else "–"
                     for k in ["loss"] + spec.log_columns]
         lines.append("| " + " | ".join(row) + " |")

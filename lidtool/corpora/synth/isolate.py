@@ -6,9 +6,17 @@ an engine in the same initial state. `run_isolated` forks, runs `fn` in the chil
 loads and initialises libespeak-ng for itself), sends the result back through a pipe and
 exits; the caller never loads the library, so every child starts from the same state.
 Exceptions raised in the child are re-raised in the caller.
+
+The child also resets the C library's random generator to its start state (srand(1)):
+espeak-ng draws breath and aspiration noise of some voice variants (e.g. +f2, +whisper)
+from libc rand(), and a forked child inherits whatever state its parent left, so without
+the reset the same utterance came out differently depending on what the parent process
+(a test run, a worker) had done before.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import pickle
 import struct
@@ -33,6 +41,11 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
+def _reset_c_rand() -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc.srand(1)          # the state a fresh process starts with
+
+
 def run_isolated(fn, *args, **kwargs):
     """`fn(*args, **kwargs)` evaluated in a forked child; result or exception comes back."""
     if "lidtool.corpora.synth.espeak" in sys.modules:
@@ -49,6 +62,7 @@ def run_isolated(fn, *args, **kwargs):
         try:
             os.close(read_fd)
             try:
+                _reset_c_rand()
                 payload = (True, fn(*args, **kwargs))
             except InputError as err:              # rebuilt from its fields in the caller
                 payload = (False, ((type(err), err.path, err.reason, err.line, err.fix),
