@@ -101,6 +101,26 @@ def test_dcl_stage2_freezes_backbone(tmp_path, data_dir):
     assert t.strategy.stage == 2
     for k, v in t.model.backbone.state_dict().items():
         assert torch.equal(v, backbone[k]), k
-    assert t.strategy.main.kind == "balanced"
+    assert t.strategy.stage2_sampler.kind == "balanced"
     assert {id(p) for g in t.optimizer.param_groups for p in g["params"]} == \
         {id(p) for p in t.model.classifier.parameters()}
+
+
+def test_dcl_stage2_trains_on_balanced_batches(tmp_path, data_dir):
+    """Stage 2 must draw its batches from the balanced sampler (a bug once kept drawing from
+    stage 1's random sampler, which silently made the x-vector system RS again)."""
+    t = _trainer(tmp_path, data_dir, SYSTEMS["xvector"] + ["train.steps=4", "dcl.steps=30",
+                                                           "train.batch_size=12"])
+    seen = {1: [], 2: []}
+    next_batch = t.next_batch
+
+    def spy(name):
+        x, y = next_batch(name)
+        seen[t.strategy.stage].extend(y.tolist())
+        return x, y
+
+    t.next_batch = spy
+    t.train()
+    counts = np.bincount(seen[2], minlength=3) / len(seen[2])
+    # data has 14 / 6 / 3 utterances: random batches would give ~0.61 / 0.26 / 0.13
+    assert np.all(np.abs(counts - 1 / 3) < 0.1), counts

@@ -173,7 +173,7 @@ class DCLStrategy(Strategy):
         sched_cfg = {**self.cfg["sched"], **(dcl.get("sched") or {})}
         t.rebuild_optimizer(model.classifier.parameters(), optim_cfg, sched_cfg,
                             int(dcl["steps"]))
-        self.main = t.make_sampler(dcl["sampler"], "dcl")
+        self.stage2_sampler = t.make_sampler(dcl["sampler"], "dcl")
         t.reset_loaders()
         if t.wma is not None:
             t.reset_wma()
@@ -191,12 +191,17 @@ class DCLStrategy(Strategy):
         model = self.t.model
         model.backbone.eval()
         model.classifier.train()
-        x, y = self.t.next_batch("main")
+        x, y = self.t.next_batch("dcl")
         with torch.no_grad():
             pooled = model.backbone(x)
         loss, metrics = ce_metrics(model.classifier(pooled, y), y)
         self.t.optimize(loss)
         return {**metrics, "stage": 2}
+
+    def samplers(self) -> dict:
+        if self.stage == 2:
+            return {**super().samplers(), "dcl": self.stage2_sampler}
+        return super().samplers()
 
     def state_dict(self) -> dict:
         return {"stage": self.stage}
