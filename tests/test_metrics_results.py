@@ -117,3 +117,16 @@ def test_log_columns_are_whole_run_means(tmp_path):
     # final loss: last 10 % (1 row) = 1.0; phone_conf: mean of 0.0 .. 0.9 = 0.45
     assert "| s | 100.0 | 1.0000 | 0.4500 |" in text
     assert "mean phone_conf (whole run)" in text
+
+
+def test_make_results_lists_every_invocation(tmp_path):
+    _setup(tmp_path, {"s": 0})
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump({"tables": [
+        {"title": "T", "systems": ["s"], "conditions": ["test"], "metrics": ["accuracy"]}]}))
+    subprocess.run(["lidtool", "make-results", str(tmp_path / "r.yaml"),
+                    str(tmp_path / "RESULTS.md"), "--root", str(tmp_path),
+                    "--command", "./run.sh\n./run.sh --stage 5 --lt-systems x\n"],
+                   check=True, capture_output=True)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "Produced by (these invocations, in order):\n\n    ./run.sh\n    ./run.sh --stage 5" \
+        " --lt-systems x\n" in text

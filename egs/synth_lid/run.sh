@@ -164,7 +164,7 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   log "stage 7: scoring -> $results"
   lidtool make-results conf/results.yaml "$results" --root . --title "egs/synth_lid results" \
     --dirs "exp=$exp" "data=$data" \
-    --command "$(tail -n 1 "$exp/run.cmd" | sed 's/^cd [^&]*&& *//')" \
+    --command "$(grep -v '^#' "$exp/run.cmd" | sed 's/^cd [^&]*&& *//')" \
     --json "$exp/results.json" $($mini && echo --preamble conf/results_mini_note.md) \
     | tee "$exp/results.txt" >/dev/null
   log "wrote $results"

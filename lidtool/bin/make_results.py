@@ -11,7 +11,8 @@ def add_arguments(p):
     p.add_argument("spec", help="YAML with a 'tables' list (see egs/synth_lid/conf/results.yaml)")
     p.add_argument("out", help="markdown file to write, e.g. RESULTS.md")
     p.add_argument("--root", default=".", help="directory the spec's paths are relative to")
-    p.add_argument("--command", default="", help="the command that produced the run")
+    p.add_argument("--command", default="",
+                   help="the command(s) that produced the run, one per line")
     p.add_argument("--title", default="Results")
     p.add_argument("--preamble", default="", help="file whose text goes under the title")
     p.add_argument("--json", default="", help="also write every metric as JSON here")
@@ -33,7 +34,10 @@ def main(args):
               f"Written by the scoring stage on {stamp} (lidtool commit {_git_commit(root)}); "
               "every number below is computed from score files of a real run.", ""]
     if args.command:
-        header += ["Produced by:", "", f"    {args.command}", ""]
+        lines = [c for c in args.command.splitlines() if c.strip()]
+        header += ["Produced by" + (" (these invocations, in order):" if len(lines) > 1
+                                   else ":"), ""]
+        header += [f"    {c}" for c in lines] + [""]
     if args.preamble:
         header += [Path(args.preamble).read_text().rstrip(), ""]
     dirs = dict(item.split("=", 1) for item in args.dirs)
