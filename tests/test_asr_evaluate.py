@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lidtool.asr.evaluate import (frame_accuracy, phone_error_rate, read_timings,
+from lidtool.asr.evaluate import (frame_accuracy, frame_accuracy_detail, phone_error_rate, read_timings,
                                   timings_to_frames)
 from lidtool.errors import DataDirError
 
@@ -36,6 +36,10 @@ def test_ctm_and_lhotse_readers(tmp_path):
 def test_accuracy_and_per():
     acc, n = frame_accuracy({"u": ["a", "a", "b", "b"]}, {"u": ["a", "b", "b", "b"]})
     assert (acc, n) == (0.75, 4)
+    d = frame_accuracy_detail({"u": ["sil", "a", "a", "b", "b", "b"]},
+                              {"u": ["sil", "a", "b", "b", "sil", "sil"]}, "sil")
+    assert d["speech_frame_accuracy"] == pytest.approx(2 / 3)      # a/a, a/b, b/b
+    assert d["frame_accuracy_within_1"] == pytest.approx(5 / 6)    # only t=5 misses
     per, errs, length = phone_error_rate({"u": ["sil", "a", "c", "sil"]},
                                          {"u": ["a", "b", "d", "sil"]}, {"sil"})
     assert (errs, length) == (2, 3) and per == pytest.approx(2 / 3)

@@ -121,12 +121,15 @@ def test_log_columns_are_whole_run_means(tmp_path):
 
 def test_make_results_lists_every_invocation(tmp_path):
     _setup(tmp_path, {"s": 0})
+    (tmp_path / "reading.md").write_text("## Reading\n\nPlain words.\n")
     (tmp_path / "r.yaml").write_text(yaml.safe_dump({"tables": [
         {"title": "T", "systems": ["s"], "conditions": ["test"], "metrics": ["accuracy"]}]}))
     subprocess.run(["lidtool", "make-results", str(tmp_path / "r.yaml"),
                     str(tmp_path / "RESULTS.md"), "--root", str(tmp_path),
-                    "--command", "./run.sh\n./run.sh --stage 5 --lt-systems x\n"],
+                    "--command", "./run.sh\n./run.sh --stage 5 --lt-systems x\n",
+                    "--epilogue", str(tmp_path / "reading.md")],
                    check=True, capture_output=True)
     text = (tmp_path / "RESULTS.md").read_text()
     assert "Produced by (these invocations, in order):\n\n    ./run.sh\n    ./run.sh --stage 5" \
         " --lt-systems x\n" in text
+    assert text.endswith("| s | 100.0 |\n\n## Reading\n\nPlain words.\n")

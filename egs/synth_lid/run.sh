@@ -166,6 +166,7 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
     --dirs "exp=$exp" "data=$data" \
     --command "$(grep -v '^#' "$exp/run.cmd" | sed 's/^cd [^&]*&& *//')" \
     --json "$exp/results.json" $($mini && echo --preamble conf/results_mini_note.md) \
+    $(! $mini && [ -f conf/results_reading.md ] && echo --epilogue conf/results_reading.md) \
     | tee "$exp/results.txt" >/dev/null
   log "wrote $results"
 fi

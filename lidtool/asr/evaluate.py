@@ -94,6 +94,27 @@ def frame_accuracy(hyp: dict[str, list[str]], ref: dict[str, list[str]]) -> tupl
     return (correct / total if total else 0.0), total
 
 
+def frame_accuracy_detail(hyp: dict[str, list[str]], ref: dict[str, list[str]],
+                          silence: str, tolerance: int = 1) -> dict[str, float]:
+    """Frame accuracy on the reference's non-silence frames, and the accuracy when a
+    frame also counts as right if its label occurs in the reference within
+    +-`tolerance` frames (boundary placement off by up to tolerance * frame shift)."""
+    speech_ok = speech = tol_ok = total = 0
+    for utt, h in hyp.items():
+        if utt not in ref:
+            continue
+        r = ref[utt]
+        n = min(len(h), len(r))
+        total += max(len(h), len(r))
+        for t in range(n):
+            if r[t] != silence:
+                speech += 1
+                speech_ok += h[t] == r[t]
+            tol_ok += h[t] in r[max(0, t - tolerance):t + tolerance + 1]
+    return {"speech_frame_accuracy": speech_ok / speech if speech else 0.0,
+            f"frame_accuracy_within_{tolerance}": tol_ok / total if total else 0.0}
+
+
 def phone_error_rate(hyp: dict[str, list[str]], ref: dict[str, list[str]],
                      ignore: set[str] = frozenset()) -> tuple[float, int, int]:
     """(PER, errors, reference length); phones in `ignore` (silence) are dropped first."""

@@ -35,7 +35,9 @@ def expand_hmm(cfst, windows, model: AcousticModel, *, transition_scale: float =
     """Replace every phone-window arc of `cfst` by its HMM (see module docstring)."""
     cw, central, S = model.tree.context_width, model.tree.central, model.num_states
     loop_cost = -np.log(model.self_loop) * transition_scale
-    fwd_cost = -np.log1p(-model.self_loop) * transition_scale
+    fwd_cost = -np.log(model.forward) * transition_scale
+    skip = model.skip > 0
+    skip_cost = -np.log(np.where(skip, model.skip, 1.0)) * transition_scale
     out = kaldifst.StdVectorFst()
     n = cfst.num_states
     for _ in range(n):
@@ -65,11 +67,15 @@ def expand_hmm(cfst, windows, model: AcousticModel, *, transition_scale: float =
                 states = [first] + [out.add_state() for _ in range(S - 1)]
                 for k, q in enumerate(states):
                     out.add_arc(q, Arc(pdfs[k] + 1, 0, float(loop_cost[phone, k]), q))
-                    if k + 1 < S:
-                        out.add_arc(q, Arc(pdfs[k + 1] + 1, 0, float(fwd_cost[phone, k]),
-                                           states[k + 1]))
-                    else:
-                        out.add_arc(q, Arc(0, 0, float(fwd_cost[phone, k]), arc.nextstate))
+                    moves = [(1, fwd_cost[phone, k])]
+                    if skip[phone, k]:
+                        moves.append((2, skip_cost[phone, k]))
+                    for step, cost in moves:
+                        if k + step < S:      # into a later state: consumes its frame
+                            out.add_arc(q, Arc(pdfs[k + step] + 1, 0, float(cost),
+                                               states[k + step]))
+                        else:                 # leaves the phone
+                            out.add_arc(q, Arc(0, 0, float(cost), arc.nextstate))
                 chains[key] = first
             out.add_arc(s, Arc(pdfs[0] + 1, arc.olabel, arc.weight.value, first))
     kaldifst.arcsort(out)

@@ -83,6 +83,32 @@ def check_frame_counts(ali_scp, data_dir, *, require_all: bool = True) -> int:
     return len(table)
 
 
+def label_stats(ali_scp, num_classes: int | None = None) -> dict:
+    """How the frame labels of `ali_scp` are spread: frames, distinct labels (of
+    `num_classes`), the most frequent label and its share of the frames, the entropy
+    (bits) and its perplexity - a degenerate labelling has few classes or one dominant."""
+    counts = np.zeros(0, dtype=np.int64)
+    utts = 0
+    for lab in read_int_vectors(ali_scp).values():
+        c = np.bincount(lab.astype(np.int64))
+        if len(c) > len(counts):
+            counts = np.pad(counts, (0, len(c) - len(counts)))
+        counts[:len(c)] += c
+        utts += 1
+    total = int(counts.sum())
+    if total == 0:
+        raise DataDirError(ali_scp, "holds no labels")
+    p = counts[counts > 0] / total
+    ent = float(-(p * np.log2(p)).sum())
+    out = {"utts": utts, "frames": total, "distinct_labels": int((counts > 0).sum()),
+           "most_frequent_label": int(np.argmax(counts)),
+           "most_frequent_share": float(counts.max() / total),
+           "entropy_bits": ent, "perplexity": float(2 ** ent)}
+    if num_classes is not None:
+        out["num_classes"] = int(num_classes)
+    return out
+
+
 def phone_outputs(pdf2phone, pdf2state, phones: list[str], pdfs: np.ndarray):
     """Per-frame phone ids and the phone-name sequence of one alignment."""
     inst = phone_instances(pdf2phone, pdf2state, pdfs)

@@ -1,9 +1,14 @@
 """The GMM-HMM acoustic model: phone set, context tree, GMMs, transition probabilities,
 feature options; saved as one `.mdl` file (numpy npz with a JSON header).
 
-Topology: every phone is a left-to-right HMM of `num_states` emitting states (default 3,
-Kaldi's non-silence topology) with a self-loop and a forward transition per state; the
-self-loop probabilities are kept per (phone, state) and re-estimated from alignments.
+Topology: every phone is a left-to-right HMM of `num_states` emitting states (default 3)
+entered at state 0, with a self-loop and a forward transition per state (Kaldi's default
+non-silence topology, "3state": a phone lasts at least num_states frames). The "skip"
+topology adds, from every state k <= num_states - 2, a transition that jumps over state
+k + 1 (from the last-but-one state: leaves the phone), so a phone may last
+ceil(num_states / 2) frames (2 for 3 states) - needed for fast speech, where phones
+shorter than 30 ms are common. Transition probabilities (self-loop, forward, skip) are
+kept per (phone, state) and re-estimated from alignments.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from lidtool.errors import CheckpointError, FeatureError
 from lidtool.fileio import atomic_open
 
 MODEL_VERSION = 1
+TOPOLOGIES = ("3state", "skip")
 
 
 def add_deltas(feats: np.ndarray, order: int = 2, window: int = 2) -> np.ndarray:
@@ -40,7 +46,11 @@ def add_deltas(feats: np.ndarray, order: int = 2, window: int = 2) -> np.ndarray
 class AcousticModel:
     def __init__(self, phones: list[str], silence: list[int], tree: ContextTree,
                  gmm: GmmSet, self_loop: np.ndarray, *, delta_order: int = 2,
-                 cmn: bool = True, raw_dim: int, var_floor: np.ndarray):
+                 cmn: bool = True, raw_dim: int, var_floor: np.ndarray,
+                 skip: np.ndarray | None = None):
+        """`self_loop` [num_phones+1, num_states]: self-loop probabilities; `skip` (same
+        shape, None: the 3state topology): skip probabilities, 0 where not allowed;
+        the forward probability is what is left."""
         self.phones = list(phones)
         self.silence = list(silence)
         self.tree = tree
@@ -50,6 +60,17 @@ class AcousticModel:
         self.cmn = bool(cmn)
         self.raw_dim = int(raw_dim)
         self.var_floor = np.asarray(var_floor, dtype=np.float64)
+        S = tree.num_states
+        if skip is None:
+            self.skip = np.zeros_like(self.self_loop)
+        else:
+            self.skip = np.array(skip, dtype=np.float64)
+            if self.skip.shape != self.self_loop.shape:
+                raise ValueError(f"skip probabilities have shape {self.skip.shape}, "
+                                 f"self-loops {self.self_loop.shape}")
+            self.skip[:, max(S - 1, 0):] = 0.0      # the last state has nothing to skip
+        if np.any(self.self_loop + self.skip >= 1.0):
+            raise ValueError("self-loop + skip probabilities must leave a forward one")
         if gmm.num_pdfs != tree.num_pdfs:
             raise ValueError(f"GMM has {gmm.num_pdfs} pdfs, tree {tree.num_pdfs}")
 
@@ -60,6 +81,19 @@ class AcousticModel:
     @property
     def num_pdfs(self) -> int:
         return self.tree.num_pdfs
+
+    @property
+    def topology(self) -> str:
+        return "skip" if np.any(self.skip > 0) else "3state"
+
+    @property
+    def min_frames(self) -> int:
+        """The fewest frames one phone can last."""
+        return (self.num_states + 1) // 2 if self.topology == "skip" else self.num_states
+
+    @property
+    def forward(self) -> np.ndarray:
+        return 1.0 - self.self_loop - self.skip
 
     @property
     def phone_ids(self) -> list[int]:
@@ -80,37 +114,53 @@ class AcousticModel:
 
     # ---------------------------------------------------------------- transitions
     def transition_counts(self, pdfs: np.ndarray) -> np.ndarray:
-        """[num_phones+1, num_states, 2] (self-loop, forward) counts of one alignment."""
-        counts = np.zeros(self.self_loop.shape + (2,))
+        """[num_phones+1, num_states, 3] (self-loop, forward, skip) counts of one
+        alignment. A state is left forward when the next state of the phone (or the
+        exit, after the last state) follows, by a skip when the one after that does; a
+        phone cut off by the end of a decoded utterance counts its last move as forward."""
+        counts = np.zeros(self.self_loop.shape + (3,))
         st = self.tree.pdf2state
+        S = self.num_states
         for phone, s, e in phone_instances(self.tree.pdf2phone, st, pdfs):
             states = st[pdfs[s:e]]
-            for k in range(self.num_states):
-                n = int(np.sum(states == k))
-                if n:
-                    counts[phone, k, 0] += n - 1
-                    counts[phone, k, 1] += 1
+            starts = np.r_[0, np.flatnonzero(states[1:] != states[:-1]) + 1]
+            run_states = states[starts]
+            run_lens = np.diff(np.r_[starts, len(states)])
+            jump = np.r_[run_states[1:], S] - run_states
+            np.add.at(counts[phone, :, 0], run_states, run_lens - 1)
+            np.add.at(counts[phone, :, 2], run_states[jump == 2], 1)
+            np.add.at(counts[phone, :, 1], run_states[jump != 2], 1)
         return counts
 
     def update_transitions(self, counts: np.ndarray, floor: float = 0.01,
                            min_count: float = 5.0) -> None:
-        tot = counts.sum(-1)
-        p = counts[..., 0] / np.maximum(tot, 1e-10)
-        self.self_loop = np.where(tot >= min_count, np.clip(p, floor, 1.0 - floor),
-                                  self.self_loop)
+        """ML transition probabilities from counts (each at least `floor`; skips only
+        where the topology has them); (phone, state)s with < min_count moves keep theirs."""
+        if counts.shape[-1] == 2:                  # (self-loop, forward) counts
+            counts = np.concatenate([counts, np.zeros(counts.shape[:-1] + (1,))], -1)
+        allowed = np.ones(counts.shape, bool)
+        allowed[..., 2] = self.skip > 0
+        tot = np.where(allowed, counts, 0.0).sum(-1)
+        p = np.where(allowed, np.maximum(counts / np.maximum(tot, 1e-10)[..., None], floor),
+                     0.0)
+        p /= p.sum(-1, keepdims=True)
+        ok = tot >= min_count
+        self.self_loop = np.where(ok, p[..., 0], self.self_loop)
+        self.skip = np.where(ok, p[..., 2], self.skip)
 
     def transition_logprob(self, pdfs: np.ndarray) -> float:
         """log P of the state sequence implied by per-frame pdfs (phone loop entries free)."""
         c = self.transition_counts(pdfs)
-        return float((c[..., 0] * np.log(self.self_loop)).sum()
-                     + (c[..., 1] * np.log1p(-self.self_loop)).sum())
+        probs = np.stack([self.self_loop, self.forward, self.skip], -1)
+        used = c > 0
+        return float((c[used] * np.log(np.maximum(probs[used], 1e-300))).sum())
 
     # ---------------------------------------------------------------- io
     def save(self, path) -> None:
         meta = {"version": MODEL_VERSION, "phones": self.phones, "silence": self.silence,
                 "tree": self.tree.to_json(), "delta_order": self.delta_order,
                 "cmn": self.cmn, "raw_dim": self.raw_dim}
-        arrays = dict(self.gmm.to_arrays(), self_loop=self.self_loop,
+        arrays = dict(self.gmm.to_arrays(), self_loop=self.self_loop, skip=self.skip,
                       var_floor=self.var_floor,
                       meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
         buf = io.BytesIO()
@@ -135,7 +185,8 @@ class AcousticModel:
         return cls(meta["phones"], meta["silence"], ContextTree.from_json(meta["tree"]),
                    GmmSet.from_arrays(arrays), arrays["self_loop"],
                    delta_order=meta["delta_order"], cmn=meta["cmn"],
-                   raw_dim=meta["raw_dim"], var_floor=arrays["var_floor"])
+                   raw_dim=meta["raw_dim"], var_floor=arrays["var_floor"],
+                   skip=arrays.get("skip"))
 
     def write_pdf_info(self, path) -> None:
         """`pdf phone-name state` per line: what each virtual-phoneme label means."""

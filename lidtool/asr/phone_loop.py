@@ -80,9 +80,9 @@ def _decode_data_dir(model, graph, data_dir, out_dir, suffix, acoustic_scale, be
             raise FeatureError(n2f.path, f"says {n2f[utt]} frames for '{utt}' but feats.scp "
                                f"has {T}", line=n2f.lines[utt],
                                fix="recompute utt2num_frames (utils/fix_data_dir.sh)")
-        if T < model.num_states:
+        if T < model.min_frames:
             raise FeatureError(where[0], f"'{utt}' has {T} frames; phone decoding needs at "
-                               f"least {model.num_states}", line=where[1])
+                               f"least {model.min_frames}", line=where[1])
         feats = model.prepare(raw, where=f"{where[0]}:{where[1]}")
         ali = viterbi(graph, model.gmm.all_loglikes(feats), acoustic_scale=acoustic_scale,
                       beam=beam, max_active=max_active, allow_partial=True)

@@ -45,10 +45,12 @@ def write_alignments(out_dir, model: AcousticModel, alis: dict) -> None:
 
 
 def train_mono_dir(data_dir, lang_dir, out_dir, opts: tr.TrainOptions, *,
-                   delta_order: int = 2, cmn: bool = True) -> AcousticModel:
+                   delta_order: int = 2, cmn: bool = True,
+                   topology: str = "3state", num_states: int = 3) -> AcousticModel:
     lang = Lang.load(lang_dir)
     utts = tr.load_corpus(data_dir, lang, raw=True)
-    model = tr.init_mono_model(lang, utts, delta_order=delta_order, cmn=cmn,
+    model = tr.init_mono_model(lang, utts, num_states=num_states, topology=topology,
+                               delta_order=delta_order, cmn=cmn,
                                var_floor_scale=opts.var_floor_scale)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +144,9 @@ def evaluate_dir(model_path, timings_path, *, ali_scp=None, phone_seq=None,
         if not ref:
             raise DataDirError(timings_path, f"no utterance of {ali_scp} has timings")
         acc, n = ev.frame_accuracy(hyp, ref)
-        result.update(frame_accuracy=acc, frames=n, ali_utts=len(ref))
+        result.update(frame_accuracy=acc, frames=n, ali_utts=len(ref),
+                      timed_utts_without_ali=len(set(timings) - set(hyp)))
+        result.update(ev.frame_accuracy_detail(hyp, ref, sil))
     if phone_seq is not None:
         hyp_seq = {}
         with open(phone_seq, encoding="utf-8") as f:

@@ -23,8 +23,10 @@ FRAME_LENGTH = 0.025
 def make_fake_language(out_dir, *, num_utts: int = 40, num_phones: int = 6,
                        num_words: int = 12, dim: int = 13, num_spk: int = 4,
                        noise: float = 0.6, context_shift: float = 0.8,
-                       seed: int = 0) -> dict[str, Path]:
-    """Write data dir `out_dir/data`, `out_dir/lexicon.txt`, `out_dir/timings.ctm`."""
+                       short_phone_prob: float = 0.0, seed: int = 0) -> dict[str, Path]:
+    """Write data dir `out_dir/data`, `out_dir/lexicon.txt`, `out_dir/timings.ctm`.
+    With probability `short_phone_prob` a non-silence phone lasts only 2 frames (its
+    middle state is skipped: fast speech), otherwise every state lasts 2-5 frames."""
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
     data = out / "data"
@@ -56,8 +58,9 @@ def make_fake_language(out_dir, *, num_utts: int = 40, num_phones: int = 6,
         for i, p in enumerate(seq):
             right = seq[i + 1] if i + 1 < len(seq) else "sil"
             start = t
+            short = short_phone_prob > 0 and p != "sil" and rng.random() < short_phone_prob
             for k in range(3):
-                n = int(rng.integers(2, 6))
+                n = (0 if k == 1 else 1) if short else int(rng.integers(2, 6))
                 mu = means[p][k] + (shift[right] if k == 2 else 0.0) + spk_off
                 frames.append(mu + noise * rng.standard_normal((n, dim)))
                 t += n

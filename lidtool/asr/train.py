@@ -19,10 +19,10 @@ from lidtool.asr.decode import align_utterance, equal_alignment
 from lidtool.asr.gmm import GmmSet
 from lidtool.asr.graph import context_expand, expand_hmm
 from lidtool.asr.lang import Lang
-from lidtool.asr.model import AcousticModel
+from lidtool.asr.model import TOPOLOGIES, AcousticModel
 from lidtool.asr.tree import ContextTree, TreeStats, phone_instances
 from lidtool.data.datadir import DataDir
-from lidtool.errors import DataDirError, FeatureError
+from lidtool.errors import ConfigError, DataDirError, FeatureError
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +95,26 @@ def load_corpus(data_dir, lang: Lang, model: AcousticModel | None = None,
 
 
 def init_mono_model(lang: Lang, utts: list[TrainUtt], *, num_states: int = 3,
-                    delta_order: int = 2, cmn: bool = True,
+                    topology: str = "3state", delta_order: int = 2, cmn: bool = True,
                     var_floor_scale: float = 0.01) -> AcousticModel:
     """Flat start (gmm-init-mono): every pdf one Gaussian at the global mean/variance.
-    `utts` must hold raw features; they are prepared in place."""
+    `utts` must hold raw features; they are prepared in place. Transitions start at
+    self-loop 0.75 and, with the skip topology, skip 0.05 (model.py)."""
+    if topology not in TOPOLOGIES:
+        raise ConfigError("--topology", f"unknown topology '{topology}'",
+                          fix=f"use one of {', '.join(TOPOLOGIES)}")
+    if num_states < 1 or (topology == "skip" and num_states < 2):
+        raise ConfigError("--num-states", f"{num_states} states do not fit the "
+                          f"'{topology}' topology")
     raw_dim = utts[0].feats.shape[1]
+    shape = (len(lang.phones), num_states)
+    skip = np.full(shape, 0.05) if topology == "skip" else None
     tree = ContextTree.monophone(list(range(1, len(lang.phones))), num_states)
     P = tree.num_pdfs
     tmp = AcousticModel(lang.phones, lang.silence_ids, tree,
                         GmmSet.single_gaussians(np.zeros((P, 1)), np.ones((P, 1))),
-                        np.full((len(lang.phones), num_states), 0.75),
-                        delta_order=delta_order, cmn=cmn, raw_dim=raw_dim,
-                        var_floor=np.ones(1))
+                        np.full(shape, 0.75), delta_order=delta_order, cmn=cmn,
+                        raw_dim=raw_dim, var_floor=np.ones(1), skip=skip)
     for u in utts:
         u.feats = tmp.prepare(u.feats, where=u.utt).astype(np.float32)
     allf = np.concatenate([u.feats for u in utts]).astype(np.float64)
@@ -250,4 +258,4 @@ def init_tri_model(mono: AcousticModel, tree: ContextTree, stats: TreeStats) -> 
     return AcousticModel(mono.phones, mono.silence, tree,
                          GmmSet.single_gaussians(means, variances), mono.self_loop.copy(),
                          delta_order=mono.delta_order, cmn=mono.cmn, raw_dim=mono.raw_dim,
-                         var_floor=mono.var_floor)
+                         var_floor=mono.var_floor, skip=mono.skip.copy())

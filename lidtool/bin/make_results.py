@@ -15,6 +15,8 @@ def add_arguments(p):
                    help="the command(s) that produced the run, one per line")
     p.add_argument("--title", default="Results")
     p.add_argument("--preamble", default="", help="file whose text goes under the title")
+    p.add_argument("--epilogue", default="",
+                   help="file whose text goes after the tables (e.g. a reading of the run)")
     p.add_argument("--json", default="", help="also write every metric as JSON here")
     p.add_argument("--dirs", nargs="*", default=[], metavar="NAME=DIR",
                    help="values of the spec's {exp} / {data} placeholders (default exp, data)")
@@ -41,7 +43,9 @@ def main(args):
     if args.preamble:
         header += [Path(args.preamble).read_text().rstrip(), ""]
     dirs = dict(item.split("=", 1) for item in args.dirs)
-    results = write_results(specs, root, args.out, header="\n".join(header), dirs=dirs)
+    footer = Path(args.epilogue).read_text() if args.epilogue else ""
+    results = write_results(specs, root, args.out, header="\n".join(header), dirs=dirs,
+                            footer=footer)
     if args.json:
         from lidtool.fileio import write_text_atomic
         write_text_atomic(args.json, json.dumps(results, indent=1, default=str))

@@ -218,7 +218,7 @@ def compare_ordering(spec: TableSpec, results: dict) -> str:
 
 
 def write_results(specs: list[TableSpec], root, out_path, *, header: str,
-                  dirs: dict[str, str] | None = None) -> dict:
+                  dirs: dict[str, str] | None = None, footer: str = "") -> dict:
     """Render every table into `out_path` (atomically); returns all raw results."""
     from lidtool.fileio import write_text_atomic
     root = Path(root)
@@ -227,5 +227,7 @@ def write_results(specs: list[TableSpec], root, out_path, *, header: str,
         text, results = build_table(spec, root, dirs)
         parts.append(text)
         everything[spec.title] = results
+    if footer.strip():
+        parts.append(footer.rstrip() + "\n")
     write_text_atomic(out_path, "\n".join(parts))
     return everything

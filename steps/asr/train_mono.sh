@@ -8,6 +8,7 @@ orig_args=("$@")
 cmd=utils/run_local.sh
 num_iters=40
 total_gauss=1000
+topology=3state
 extra_opts=""
 help_message="usage: $0 [options] <data-dir> <lang-dir> <exp-dir>
 e.g.: $0 --cmd \"\$train_cmd\" data/asr_cmn_train data/lang_asr exp/asr/mono
@@ -17,6 +18,8 @@ options:
   --cmd CMD             job runner (default: $cmd)
   --num-iters N         EM iterations (default: $num_iters)
   --total-gauss N       Gaussians after mixing up (default: $total_gauss)
+  --topology T          3state (Kaldi's, >= 3 frames a phone) or skip (>= 2 frames)
+                        (default: $topology)
   --extra-opts 'OPTS'   more options for 'lidtool asr-train-mono' (default: '$extra_opts')"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
@@ -31,6 +34,7 @@ write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 log "training the monophone system in $dir"
 # shellcheck disable=SC2086
 $cmd "$dir/log/train_mono.log" \
-  lidtool asr-train-mono --num-iters "$num_iters" --total-gauss "$total_gauss" $extra_opts \
+  lidtool asr-train-mono --num-iters "$num_iters" --total-gauss "$total_gauss" \
+    --topology "$topology" $extra_opts \
     "$data" "$lang" "$dir"
 mark_done "$dir/.done"

@@ -13,6 +13,9 @@ cmd=${train_cmd:-utils/run_local.sh}
 num_leaves=1500
 mono_gauss=1000
 tri_gauss=10000
+# espeak-ng speech at 120-240 words/min has many phones of 20-30 ms (2 frames): the skip
+# topology lets a phone last 2 frames (Kaldi's 3-state one needs 3).
+topology=skip
 lexicon=""
 help_message="usage: local/run_phone_labels.sh [options] <data-root> <exp-root>
 e.g.: local/run_phone_labels.sh --nj 2 data exp
@@ -20,13 +23,14 @@ options:
   --nj N             decoding jobs (default 2)
   --mini true|false  toy sizes (default false)
   --num-leaves N     triphone tree leaves = pdfs (default 1500, the paper's ~1507)
+  --topology T       HMM topology: skip (default) or 3state (Kaldi's default)
   --lexicon FILE     default <data-root>/local/dict_cmn/lexicon.txt"
 . utils/parse_options.sh
 [ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
 data=$1; exp=$2
 [ -n "$lexicon" ] || lexicon=$data/local/dict_cmn/lexicon.txt
 if $mini; then num_leaves=200; mono_gauss=200; tri_gauss=500; fi
-mono_opts=(--total-gauss "$mono_gauss")
+mono_opts=(--total-gauss "$mono_gauss" --topology "$topology")
 tri_opts=(--num-leaves "$num_leaves" --total-gauss "$tri_gauss")
 $mini && mono_opts+=(--num-iters 10) && tri_opts+=(--num-iters 8 --min-count 10)
 
