@@ -103,7 +103,7 @@ def test_dirs_placeholders(tmp_path):
     text, _ = build_table(spec, tmp_path, {"exp": "exp_mini"})
     assert "| s | 100.0 |" in text
     text, _ = build_table(spec, tmp_path)
-    assert "not run): s." in text
+    assert "Not run: none of its systems has score files (s)." in text
 
 
 def test_log_columns_are_whole_run_means(tmp_path):
@@ -133,3 +133,12 @@ def test_make_results_lists_every_invocation(tmp_path):
     assert "Produced by (these invocations, in order):\n\n    ./run.sh\n    ./run.sh --stage 5" \
         " --lt-systems x\n" in text
     assert text.endswith("| s | 100.0 |\n\n## Reading\n\nPlain words.\n")
+
+
+def test_table_with_no_results_says_not_run(tmp_path):
+    _setup(tmp_path, {"s": 0})
+    spec = TableSpec(title="T1", systems=["a", "b"], conditions=["test"], metrics=["eer"],
+                     reference={"a": {"test": {"eer": 1.0}}})
+    text, results = build_table(spec, tmp_path)
+    assert results == {}
+    assert text == "### T1\n\nNot run: none of its systems has score files (a, b).\n"

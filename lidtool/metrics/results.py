@@ -149,6 +149,10 @@ def build_table(spec: TableSpec, root: Path, dirs: dict[str, str] | None = None
     if spec.train_log:
         header += ["final train loss"] + [f"mean {k} (whole run)" for k in spec.log_columns]
     lines = [f"### {spec.title}", ""]
+    if not results:
+        lines.append("Not run: none of its systems has score files "
+                     f"({', '.join(spec.systems)}).")
+        return "\n".join(lines) + "\n", results
     if spec.note:
         lines += [spec.note, ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
