@@ -1,12 +1,14 @@
 """lidtool.asr.labels / phone_loop: one label per feature frame, checked; clear errors."""
+import json
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from lidtool.asr import train as tr
-from lidtool.asr.labels import (check_frame_counts, merge_labels, read_int_vectors,
-                                write_int_vectors)
+from lidtool.asr.labels import (check_frame_counts, label_stats, merge_labels,
+                                read_int_vectors, write_int_vectors)
 from lidtool.asr.lang import prepare_lang
 from lidtool.asr.phone_loop import decode_data_dir, make_phone_loop_graph
 from lidtool.asr.pipeline import write_alignments
@@ -98,3 +100,18 @@ def test_merge_cli_reports_file_and_line(decoded, tmp_path):
     assert r.returncode == 1
     assert f"ali.scp:8: '{keys[7]}' has" in r.stderr and r.stderr.startswith("ERROR:")
     assert not (out / "ali.scp").exists()
+
+
+def test_label_stats_counts_classes_and_dominance(tmp_path):
+    write_int_vectors(tmp_path / "a.ark", tmp_path / "a.scp",
+                      {"u1": np.array([0, 0, 0, 2]), "u2": np.array([0, 5, 5, 0])})
+    s = label_stats(tmp_path / "a.scp", num_classes=8)
+    assert (s["utts"], s["frames"], s["distinct_labels"], s["num_classes"]) == (2, 8, 3, 8)
+    assert s["most_frequent_label"] == 0 and s["most_frequent_share"] == pytest.approx(5 / 8)
+    p = np.array([5, 1, 2]) / 8
+    assert s["entropy_bits"] == pytest.approx(float(-(p * np.log2(p)).sum()))
+    out = subprocess.run([sys.executable, "-m", "lidtool.bin.asr_label_stats", "--out",
+                          str(tmp_path / "s.json"), str(tmp_path / "a.scp")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["distinct_labels"] == 3

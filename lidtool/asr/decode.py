@@ -21,6 +21,7 @@ class Alignment:
     graph_cost: float       # -log of graph weights on the path (LM, lexicon, transitions)
     acoustic_cost: float    # -acoustic_scale * sum_t log p(x_t | pdf_t)
     beam_used: float
+    reached_final: bool = True   # False: a partial path (allow_partial) was returned
 
     @property
     def score(self) -> float:
@@ -39,7 +40,8 @@ def viterbi(graph, loglikes: np.ndarray, *, acoustic_scale: float, beam: float,
         dec = kaldi_decoder.FasterDecoder(
             graph, kaldi_decoder.FasterDecoderOptions(beam=b, max_active=max_active))
         dec.decode(kaldi_decoder.DecodableCtc(dec_ll))
-        if dec.reached_final() or (allow_partial and b == max(beam, retry_beam)):
+        final = dec.reached_final()
+        if final or (allow_partial and b == max(beam, retry_beam)):
             ok, lat = dec.get_best_path()
             if not ok:
                 continue
@@ -47,7 +49,7 @@ def viterbi(graph, loglikes: np.ndarray, *, acoustic_scale: float, beam: float,
             if not ok or len(ilabels) != T:
                 raise RuntimeError(f"decoder returned {len(ilabels)} labels for {T} frames")
             pdfs = np.asarray(ilabels, dtype=np.int32) - 1
-            return Alignment(pdfs, float(weight.value1), float(weight.value2), b)
+            return Alignment(pdfs, float(weight.value1), float(weight.value2), b, final)
     return None
 
 

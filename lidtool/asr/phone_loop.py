@@ -57,7 +57,9 @@ def decode_data_dir(model: AcousticModel, graph, data_dir, out_dir, *, suffix: s
     """Decode every utterance of `data_dir`; write out_dir/ali{suffix}.{ark,scp} (pdf-id
     per frame), ali_phone{suffix}.{ark,scp} (phone id per frame) and phone_seq{suffix}.
     Each utterance gets exactly one label per feature frame (checked against
-    utt2num_frames when the data dir has it). BLAS is single-threaded: run jobs instead."""
+    utt2num_frames when the data dir has it); the returned counts include `partial`, the
+    utterances whose best path did not reach a final state of the graph (their labels
+    are still one per frame). BLAS is single-threaded: run jobs instead."""
     with threadpool_limits(limits=1):
         return _decode_data_dir(model, graph, data_dir, out_dir, suffix, acoustic_scale,
                                 beam, max_active)
@@ -71,7 +73,7 @@ def _decode_data_dir(model, graph, data_dir, out_dir, suffix, acoustic_scale, be
     n2f = d.utt2num_frames
     out = Path(out_dir)
     pdf_labels, phone_labels, seqs = {}, {}, {}
-    frames = 0
+    frames = partial = 0
     for utt in tqdm(list(d.feats_scp.keys()), desc="decode", leave=False, disable=None):
         where = d.feats_scp.where(utt)
         raw = read_raw_feats(d.feats_scp[utt], where)
@@ -89,6 +91,10 @@ def _decode_data_dir(model, graph, data_dir, out_dir, suffix, acoustic_scale, be
         if ali is None:
             raise FeatureError(where[0], f"decoding '{utt}' found no path", line=where[1],
                                fix="raise --beam")
+        if not ali.reached_final:
+            partial += 1
+            log.warning("%s: no path reached a final state; using the best partial path",
+                        utt)
         pdf_labels[utt] = ali.pdfs
         phone_labels[utt], seqs[utt] = phone_outputs(
             model.tree.pdf2phone, model.tree.pdf2state, model.phones, ali.pdfs)
@@ -99,8 +105,9 @@ def _decode_data_dir(model, graph, data_dir, out_dir, suffix, acoustic_scale, be
     with atomic_open(out / f"phone_seq{suffix}") as f:
         for utt in sorted(seqs):
             f.write(f"{utt} {' '.join(seqs[utt])}\n")
-    log.info("decoded %d utterances, %d frames", len(pdf_labels), frames)
-    return {"utts": len(pdf_labels), "frames": frames}
+    log.info("decoded %d utterances, %d frames, %d partial", len(pdf_labels), frames,
+             partial)
+    return {"utts": len(pdf_labels), "frames": frames, "partial": partial}
 
 
 def alignment_phone_sequences(model: AcousticModel, alis: dict[str, np.ndarray]):

@@ -27,7 +27,8 @@ def main(args) -> int:
     r = decode_data_dir(AcousticModel.load(args.model), load_graph(args.graph), args.data,
                         args.dir, suffix=args.suffix, acoustic_scale=args.acoustic_scale,
                         beam=args.beam, max_active=args.max_active)
-    print(f"decoded {r['utts']} utterances, {r['frames']} frames")
+    print(f"decoded {r['utts']} utterances, {r['frames']} frames, {r['partial']} of them "
+          "not reaching a final state")
     return 0
 
 
