@@ -21,21 +21,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from lidtool.errors import LidtoolError
 from lidtool.jobs.report import failure_detail
 from lidtool.jobs.script import write_task_script
-from lidtool.jobs.spec import JobRequest, JobsFailed, parse_job_args
+from lidtool.jobs.spec import Interrupted, JobRequest, JobsFailed, runner_main
 
 PROG = "run_local.sh"
 
 
-class Interrupted(LidtoolError):
-    """The runner got SIGINT/SIGTERM and killed its tasks."""
-
-    def __init__(self, signum: int, killed: int):
-        self.signum = signum
-        name = signal.Signals(signum).name
-        super().__init__(f"{PROG}: got {name}; killed {killed} running job(s)")
 
 
 class _Tasks:
@@ -110,7 +102,7 @@ def run_local(req: JobRequest, max_jobs_run: int | None = None, prog: str = PROG
             pool.shutdown(wait=True, cancel_futures=True)
             if in_main:
                 signal.signal(signal.SIGINT, old_int)
-            raise Interrupted(signum, killed) from None
+            raise Interrupted(PROG, signum, f"killed {killed} running job(s)") from None
         finally:
             pool.shutdown(wait=True)
             if in_main:
@@ -123,19 +115,7 @@ def run_local(req: JobRequest, max_jobs_run: int | None = None, prog: str = PROG
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0
-    try:
-        run_local(parse_job_args(argv, PROG))
-    except Interrupted as err:
-        print(err, file=sys.stderr)
-        return 128 + int(err.signum)
-    except LidtoolError as err:
-        print(err, file=sys.stderr)
-        return 1
-    return 0
+    return runner_main(sys.argv[1:] if argv is None else argv, __doc__, PROG, run_local)
 
 
 if __name__ == "__main__":

@@ -31,19 +31,14 @@ import threading
 import time
 from pathlib import Path
 
-from lidtool.errors import LidtoolError
 from lidtool.jobs.report import failure_detail
 from lidtool.jobs.script import write_task_script
-from lidtool.jobs.spec import JobError, JobRequest, JobsFailed, parse_job_args
+from lidtool.jobs.spec import Interrupted, JobError, JobRequest, JobsFailed, runner_main
 
 PROG = "run_slurm.sh"
 STATUS_GRACE_S = 15.0  # default; shared file systems may show a status file a little late
 
 
-class Interrupted(LidtoolError):
-    def __init__(self, signum: int, job_id: str):
-        self.signum = signum
-        super().__init__(f"{PROG}: got {signal.Signals(signum).name}; cancelled Slurm job {job_id}")
 
 
 class _Terminate(Exception):
@@ -169,7 +164,7 @@ def run_slurm(req: JobRequest, poll: float | None = None, prog: str = PROG) -> s
         signum = err.args[0] if isinstance(err, _Terminate) else signal.SIGINT
         if job_id is not None:
             subprocess.run([_tool("scancel"), job_id], capture_output=True)
-        raise Interrupted(signum, job_id or "(not submitted)") from None
+        raise Interrupted(PROG, signum, f"cancelled Slurm job {job_id or '(not submitted)'}") from None
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, old_term)
@@ -187,19 +182,7 @@ def run_slurm(req: JobRequest, poll: float | None = None, prog: str = PROG) -> s
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0
-    try:
-        run_slurm(parse_job_args(argv, PROG))
-    except Interrupted as err:
-        print(err, file=sys.stderr)
-        return 128 + int(err.signum)
-    except LidtoolError as err:
-        print(err, file=sys.stderr)
-        return 1
-    return 0
+    return runner_main(sys.argv[1:] if argv is None else argv, __doc__, PROG, run_slurm)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
+import sys
 from dataclasses import dataclass, field
 
 from lidtool.errors import LidtoolError
@@ -146,3 +148,28 @@ def parse_job_args(argv: list[str], prog: str = "run.pl") -> JobRequest:
                       mem=values.get("mem"), num_threads=values.get("num-threads", 1),
                       max_jobs_run=values.get("max-jobs-run"), gpu=values.get("gpu", 0),
                       explicit=set(values))
+
+
+class Interrupted(LidtoolError):
+    """A runner got SIGINT/SIGTERM and stopped its tasks (`what` says how)."""
+
+    def __init__(self, prog: str, signum: int, what: str):
+        self.signum = signum
+        super().__init__(f"{prog}: got {signal.Signals(signum).name}; {what}")
+
+
+def runner_main(argv: list[str], doc: str, prog: str, run) -> int:
+    """The runners' shared entry point: --help, parse the Kaldi-style call, run it, and turn
+    an interruption into 128 + signal and any other lidtool error into exit status 1."""
+    if argv and argv[0] in ("-h", "--help"):
+        print(doc.strip())
+        return 0
+    try:
+        run(parse_job_args(argv, prog))
+    except Interrupted as err:
+        print(err, file=sys.stderr)
+        return 128 + int(err.signum)
+    except LidtoolError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0
