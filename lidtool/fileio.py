@@ -61,3 +61,12 @@ def write_text_atomic(path, text: str) -> None:
 def touch_done(path) -> None:
     """Create a `.done` marker (atomically, so a marker is never half there)."""
     write_text_atomic(path, "")
+
+
+def emit_json(obj, out=None) -> None:
+    """Print `obj` as indented JSON and, if `out` is given, also write it there atomically."""
+    import json
+    text = json.dumps(obj, indent=1)
+    if out:
+        write_text_atomic(out, text + "\n")
+    print(text)

@@ -7,11 +7,10 @@ Usage: lidtool asr-eval --timings timings.ctm|supervisions.jsonl.gz [--ali ali.s
 """
 from __future__ import annotations
 
-import json
 
 from lidtool.asr.pipeline import evaluate_dir
 from lidtool.errors import ConfigError
-from lidtool.fileio import write_text_atomic
+from lidtool.fileio import emit_json
 
 
 def add_arguments(parser) -> None:
@@ -30,10 +29,7 @@ def main(args) -> int:
         raise ConfigError("<command line>", "give --ali and/or --phone-seq")
     r = evaluate_dir(args.model, args.timings, ali_scp=args.ali, phone_seq=args.phone_seq,
                      frame_shift=args.frame_shift, frame_length=args.frame_length)
-    text = json.dumps(r, indent=1)
-    if args.out:
-        write_text_atomic(args.out, text + "\n")
-    print(text)
+    emit_json(r, args.out)
     return 0
 
 

@@ -8,10 +8,9 @@ Usage: lidtool asr-label-stats [--num-classes N] [--out stats.json] exp/labels/a
 """
 from __future__ import annotations
 
-import json
 
 from lidtool.asr.labels import label_stats
-from lidtool.fileio import write_text_atomic
+from lidtool.fileio import emit_json
 
 
 def add_arguments(parser) -> None:
@@ -23,10 +22,7 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     r = label_stats(args.ali, args.num_classes)
-    text = json.dumps(r, indent=1)
-    if args.out:
-        write_text_atomic(args.out, text + "\n")
-    print(text)
+    emit_json(r, args.out)
     return 0
 
 

@@ -8,10 +8,9 @@ Usage: lidtool asr-summary [--labels exp/phone_labels/train_olr] [--out exp/asr/
 """
 from __future__ import annotations
 
-import json
 
 from lidtool.asr.report import summarize
-from lidtool.fileio import write_text_atomic
+from lidtool.fileio import emit_json
 
 
 def add_arguments(parser) -> None:
@@ -21,10 +20,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    text = json.dumps(summarize(args.asr_dir, args.labels), indent=1)
-    if args.out:
-        write_text_atomic(args.out, text + "\n")
-    print(text)
+    emit_json(summarize(args.asr_dir, args.labels), args.out)
     return 0
 
 
