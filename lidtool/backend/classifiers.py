@@ -36,7 +36,21 @@ class CosineClassifier:
         return cls(state["means"])
 
 
-class LogisticRegression:
+class _LinearLogPosteriors:
+    """Shared by the linear classifiers: log-softmax of X W^T + b; state = (W, b)."""
+
+    def scores(self, X):
+        return log_softmax(X @ self.weight.T + self.bias, axis=1)
+
+    def state(self):
+        return {"weight": self.weight, "bias": self.bias}
+
+    @classmethod
+    def from_state(cls, state, opts):
+        return cls(weight=state["weight"], bias=state["bias"])
+
+
+class LogisticRegression(_LinearLogPosteriors):
     """Multinomial LR with L2 penalty `l2` on the weights, trained with L-BFGS.
 
     `class_weight='balanced'` weights each language's examples by 1/count so that a
@@ -76,18 +90,8 @@ class LogisticRegression:
         self.bias = res.x[num_classes * d:]
         return self
 
-    def scores(self, X):
-        return log_softmax(X @ self.weight.T + self.bias, axis=1)
 
-    def state(self):
-        return {"weight": self.weight, "bias": self.bias}
-
-    @classmethod
-    def from_state(cls, state, opts):
-        return cls(weight=state["weight"], bias=state["bias"])
-
-
-class GaussianLinearClassifier:
+class GaussianLinearClassifier(_LinearLogPosteriors):
     """Class means with one shared (within-class) covariance; log-posteriors, flat prior."""
     name = "glc"
 
@@ -102,16 +106,6 @@ class GaussianLinearClassifier:
         self.weight = means @ prec                                  # [L, D]
         self.bias = -0.5 * (self.weight * means).sum(1)
         return self
-
-    def scores(self, X):
-        return log_softmax(X @ self.weight.T + self.bias, axis=1)
-
-    def state(self):
-        return {"weight": self.weight, "bias": self.bias}
-
-    @classmethod
-    def from_state(cls, state, opts):
-        return cls(weight=state["weight"], bias=state["bias"])
 
 
 CLASSIFIERS = {c.name: c for c in (CosineClassifier, LogisticRegression,

@@ -26,7 +26,7 @@ import torch
 from lidtool.errors import CheckpointError
 from lidtool.ivector.feats import Chunk
 from lidtool.ivector.gmm import DTYPE, FullGmm, group_pairs
-from lidtool.ivector.modelio import load_npz, require, save_npz
+from lidtool.ivector.modelio import load_npz, require, save_npz, sum_stats_files
 
 
 def _packed_index(r: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,20 +120,7 @@ def load_ivector_stats(path) -> IvectorStats:
 
 
 def sum_ivector_stats(paths: Iterable) -> IvectorStats:
-    total = None
-    for p in paths:
-        s = load_ivector_stats(p)
-        if total is None:
-            total = s
-        elif s.lin.shape != total.lin.shape:
-            raise CheckpointError(p, f"statistics of shape {tuple(s.lin.shape)} do not match "
-                                  f"the other jobs' {tuple(total.lin.shape)}",
-                                  fix="remove stale acc.* files and re-run the iteration")
-        else:
-            total.add(s)
-    if total is None:
-        raise ValueError("no statistics files given")
-    return total
+    return sum_stats_files(paths, load_ivector_stats, lambda s: s.lin.shape)
 
 
 class IvectorExtractor:

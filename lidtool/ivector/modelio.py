@@ -67,3 +67,22 @@ def require(arrays: dict, path, names) -> None:
     missing = [n for n in names if n not in arrays]
     if missing:
         raise CheckpointError(path, f"model file lacks arrays {missing}")
+
+
+def sum_stats_files(paths, load, shape_of):
+    """Sum the statistics files that parallel jobs wrote: `load(path)` reads one (an object
+    with `.add(other)`), `shape_of(stats)` gives the shape every job must agree on."""
+    total = None
+    for p in paths:
+        s = load(p)
+        if total is None:
+            total = s
+        elif shape_of(s) != shape_of(total):
+            raise CheckpointError(p, f"statistics of shape {tuple(shape_of(s))} do not match "
+                                  f"the other jobs' {tuple(shape_of(total))}",
+                                  fix="remove stale acc.* files and re-run the iteration")
+        else:
+            total.add(s)
+    if total is None:
+        raise ValueError("no statistics files given")
+    return total

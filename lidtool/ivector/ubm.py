@@ -17,10 +17,9 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from lidtool.errors import CheckpointError
 from lidtool.ivector.feats import Chunk
 from lidtool.ivector.gmm import DTYPE, DiagGmm, FullGmm, group_pairs
-from lidtool.ivector.modelio import load_npz, require, save_npz
+from lidtool.ivector.modelio import load_npz, require, save_npz, sum_stats_files
 
 log = logging.getLogger(__name__)
 
@@ -70,20 +69,7 @@ def load_stats(path) -> UbmStats:
 
 def sum_stats(paths: Iterable) -> UbmStats:
     """Sum the statistics files of parallel jobs (shapes must agree)."""
-    total = None
-    for p in paths:
-        s = load_stats(p)
-        if total is None:
-            total = s
-        elif s.second.shape != total.second.shape:
-            raise CheckpointError(p, f"statistics of shape {tuple(s.second.shape)} do not match "
-                                  f"the other jobs' {tuple(total.second.shape)}",
-                                  fix="remove stale acc.* files and re-run the iteration")
-        else:
-            total.add(s)
-    if total is None:
-        raise ValueError("no statistics files given")
-    return total
+    return sum_stats_files(paths, load_stats, lambda s: s.second.shape)
 
 
 def accumulate(gmm: DiagGmm | FullGmm, chunks: Iterable[Chunk], *, full_stats: bool = False,
