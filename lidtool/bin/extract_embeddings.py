@@ -12,41 +12,29 @@ import logging
 
 import torch
 
+from lidtool.train.inference import add_job_arguments
+
 log = logging.getLogger("lidtool.extract_embeddings")
 
 
 def add_arguments(p):
     p.add_argument("--layer", default=None,
                    help="pool | fcN | fcN_out (default: the model's embedding_layer)")
-    p.add_argument("--nj", type=int, default=1, help="number of parallel jobs")
-    p.add_argument("--job", type=int, default=1, help="which job (1..nj) this is")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda[:N]")
-    p.add_argument("--num-threads", type=int, default=0, help="torch threads (0: default)")
-    p.add_argument("model", help="exp/<sys>/final.pt")
-    p.add_argument("data_dir", help="data dir with feats.scp (and vad.scp)")
+    add_job_arguments(p)
     p.add_argument("out_dir", help="where xvector_<data>.<job>.ark/.scp go")
 
 
 def main(args):
-    from lidtool.data.tables import read_table
     from lidtool.errors import ConfigError
     from lidtool.features.io import ArkScpWriter, split_job
-    from lidtool.train.checkpoint import load_model
-    from lidtool.train.distributed import pick_device
-    from lidtool.train.inference import embed_utterances, job_slice, prepared_utterances
+    from lidtool.train.inference import embed_utterances, open_job
 
-    if args.num_threads > 0:
-        torch.set_num_threads(args.num_threads)
-    device = pick_device(args.device)
-    model, info = load_model(args.model, device)
+    model, info, device, items = open_job(args)
     layer = args.layer or model.embedding_layer
     try:
         model.classifier.embed(torch.zeros(1, model.backbone.out_dim, device=device), layer)
     except ValueError as err:
         raise ConfigError("--layer", str(err)) from None
-    utts = job_slice(list(read_table(f"{args.data_dir}/feats.scp")), args.nj, args.job)
-    cmn = int((info.get("features") or {}).get("cmn_window", 300))
-    items = prepared_utterances(args.data_dir, cmn, utts)
     n = 0
     name = split_job(args.data_dir)[0]
     with ArkScpWriter(args.out_dir, name, args.job, prefix="xvector") as writer:

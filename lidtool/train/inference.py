@@ -115,3 +115,27 @@ def features_from_audio(samples: np.ndarray, sr: int, features: dict, *,
             vad = None
     return prepare_features(feats, vad, cmn_window=int(features.get("cmn_window", 300)),
                             where=where)
+
+
+def add_job_arguments(p) -> None:
+    """Options shared by the per-job inference commands (infer, extract-embeddings)."""
+    p.add_argument("--nj", type=int, default=1, help="number of parallel jobs")
+    p.add_argument("--job", type=int, default=1, help="which job (1..nj) this is")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda[:N]")
+    p.add_argument("--num-threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("model", help="exp/<sys>/final.pt")
+    p.add_argument("data_dir", help="data dir with feats.scp (and vad.scp)")
+
+
+def open_job(args):
+    """Load the model of `args.model` and this job's share of `args.data_dir`: returns
+    (model, info, device, a lazy iterator of (utt, prepared features))."""
+    from lidtool.train.checkpoint import load_model
+    from lidtool.train.distributed import pick_device
+    if args.num_threads > 0:
+        torch.set_num_threads(args.num_threads)
+    device = pick_device(args.device)
+    model, info = load_model(args.model, device)
+    utts = job_slice(list(read_table(Path(args.data_dir) / "feats.scp")), args.nj, args.job)
+    cmn = int((info.get("features") or {}).get("cmn_window", 300))
+    return model, info, device, prepared_utterances(args.data_dir, cmn, utts)
