@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from lidtool.errors import ConfigError
-from lidtool.metrics.results import TableSpec, build_table, final_train_stats, load_specs
+from lidtool.metrics.results import (TableSpec, build_table, final_train_stats, load_specs,
+                                     write_results)
 from lidtool.metrics.scores import write_scores
 
 from conftest import write_lines
@@ -142,3 +143,33 @@ def test_table_with_no_results_says_not_run(tmp_path):
     text, results = build_table(spec, tmp_path)
     assert results == {}
     assert text == "### T1\n\nNot run: none of its systems has score files (a, b).\n"
+
+
+def test_values_table_copies_measurements_and_marks_missing(tmp_path):
+    (tmp_path / "exp" / "asr").mkdir(parents=True)
+    (tmp_path / "exp" / "asr" / "summary.json").write_text(json.dumps(
+        {"held_out": {"align": {"frame_accuracy": 0.7322}, "phone_loop": {"per": 0.5}},
+         "tri1": {"num_pdfs": 1500}}))
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump({"tables": [
+        {"title": "ASR", "file": "{olr_exp}/asr/summary.json",
+         "rows": [["frame acc %", "held_out.align.frame_accuracy", "pct"],
+                  ["PER %", "held_out.phone_loop.per", "pct"],
+                  ["pdfs", "tri1.num_pdfs", "int"],
+                  ["absent", "held_out.align.nothing", "fix4"]]}]}))
+    specs = load_specs(tmp_path / "r.yaml")
+    write_results(specs, tmp_path, tmp_path / "R.md", header="# R",
+                  dirs={"olr_exp": "exp"})
+    text = (tmp_path / "R.md").read_text()
+    assert "| frame acc % | 73.2 |" in text and "| PER % | 50.0 |" in text
+    assert "| pdfs | 1500 |" in text and "| absent | not run |" in text
+    # no file at all: every row is "not run"
+    write_results(specs, tmp_path, tmp_path / "R2.md", header="# R",
+                  dirs={"olr_exp": "elsewhere"})
+    assert "| frame acc % | not run |" in (tmp_path / "R2.md").read_text()
+
+
+def test_values_table_bad_row_is_a_config_error(tmp_path):
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump({"tables": [
+        {"title": "ASR", "file": "x.json", "rows": [["acc", "a.b", "percent"]]}]}))
+    with pytest.raises(ConfigError, match="r.yaml: values-table row"):
+        load_specs(tmp_path / "r.yaml")

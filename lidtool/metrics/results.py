@@ -20,6 +20,7 @@ import yaml
 from lidtool.data.tables import read_table
 from lidtool.errors import ConfigError
 from lidtool.metrics.report import score_files
+from lidtool.metrics.values_table import ValuesTableSpec, build_values_table
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class TableSpec:
         return cls(**d)
 
 
-def load_specs(path) -> list[TableSpec]:
+def load_specs(path) -> list[TableSpec | ValuesTableSpec]:
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text())
@@ -87,7 +88,8 @@ def load_specs(path) -> list[TableSpec]:
         raise ConfigError(path, f"cannot read results spec: {err}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list):
         raise ConfigError(path, "expected a mapping with a 'tables' list")
-    return [TableSpec.from_dict(t, str(path)) for t in doc["tables"]]
+    return [ValuesTableSpec.from_dict(t, str(path)) if "file" in t else
+            TableSpec.from_dict(t, str(path)) for t in doc["tables"]]
 
 
 def final_train_stats(log_path: Path, keys: list[str], tail: float = 0.1) -> dict[str, float]:
@@ -121,7 +123,7 @@ def _group_accuracy(result: dict, langs: list[str]):
     return hits / total if total else None
 
 
-DEFAULT_DIRS = {"exp": "exp", "data": "data"}
+DEFAULT_DIRS = {"exp": "exp", "olr_exp": "exp", "data": "data"}
 
 
 def build_table(spec: TableSpec, root: Path, dirs: dict[str, str] | None = None
@@ -221,14 +223,17 @@ def compare_ordering(spec: TableSpec, results: dict) -> str:
     return "\n".join(out)
 
 
-def write_results(specs: list[TableSpec], root, out_path, *, header: str,
+def write_results(specs: list[TableSpec | ValuesTableSpec], root, out_path, *, header: str,
                   dirs: dict[str, str] | None = None, footer: str = "") -> dict:
     """Render every table into `out_path` (atomically); returns all raw results."""
     from lidtool.fileio import write_text_atomic
     root = Path(root)
     parts, everything = [header.rstrip() + "\n"], {}
     for spec in specs:
-        text, results = build_table(spec, root, dirs)
+        if isinstance(spec, ValuesTableSpec):
+            text, results = build_values_table(spec, root, {**DEFAULT_DIRS, **(dirs or {})})
+        else:
+            text, results = build_table(spec, root, dirs)
         parts.append(text)
         everything[spec.title] = results
     if footer.strip():
