@@ -46,12 +46,35 @@ def test_stage_outputs(recipe):
     assert (exp / "resnet_wadcl" / "final.pt").is_file()
     assert (exp / "resnet_wadcl" / "test_30s" / "scores").is_file()
     assert (exp / "ivector" / "test_3s" / "scores").is_file()
-    assert (exp / "phone_labels" / "train_olr" / "ali.scp").is_file()
+    assert (exp / "phone_labels" / "train_olr_sp" / "ali.scp").is_file()
     assert (exp / "olr_mt_apm_aam" / "test_openset" / "scores_backend").is_file()
     assert (exp / "corpus_stats" / "durations.png").is_file()
-    for s in ("train_lt", "test_3s", "train_olr"):
+    for s in ("train_lt", "test_3s", "train_olr", "train_olr_sp"):
         assert (data / s / "feats.scp").is_file() and (data / s / "vad.scp").is_file()
     assert "./run.sh --mini true" in (exp / "run.cmd").read_text()
+
+
+def test_olr_systems_train_on_perturbed_copies(recipe):
+    """train_olr_sp holds train_olr at speeds 0.9/1.0/1.1 (volume-perturbed); the OLR systems
+    train on it with labels decoded from its own features; the back-end uses train_olr."""
+    data, exp = recipe / "data_mini", recipe / "exp_mini"
+    orig = (data / "train_olr" / "utt2spk").read_text().split("\n")
+    sp = [line.split()[0] for line in (data / "train_olr_sp" / "utt2spk").read_text().splitlines()]
+    orig = [line.split()[0] for line in orig if line]
+    assert len(sp) == 3 * len(orig)
+    assert {u for u in sp if u.startswith("sp0.9-")} == {f"sp0.9-{u}" for u in orig}
+    assert "speed 1.1" in (data / "train_olr_sp" / "wav.scp").read_text()
+    assert (data / "train_olr_sp" / "reco2vol").is_file()
+    nframes = dict(line.split() for line in
+                   (data / "train_olr_sp" / "utt2num_frames").read_text().splitlines())
+    u = orig[0]
+    assert int(nframes[f"sp0.9-{u}"]) > int(nframes[u]) > int(nframes[f"sp1.1-{u}"])
+    labelled = [line.split()[0] for line in
+                (exp / "phone_labels" / "train_olr_sp" / "ali.scp").read_text().splitlines()]
+    assert sorted(labelled) == sorted(sp)
+    cmd = (exp / "olr_mt_apm_aam" / "run.cmd").read_text()
+    assert "data_mini/train_olr_sp" in cmd and "phone_labels/train_olr_sp/ali.scp" in cmd
+    assert (exp / "olr_mt_apm_aam" / "train_olr" / "xvector.scp").is_file()
 
 
 def test_rerun_skips_finished_work(recipe):
@@ -65,7 +88,35 @@ def test_rerun_skips_finished_work(recipe):
     for sys in systems:
         assert f"exp_mini/{sys} is done; skipping" in run.stderr, sys
     assert "exp_mini/ivector/ubm is done; skipping" in run.stderr
-    assert "exp_mini/phone_labels/train_olr is done; skipping" in run.stderr
+    assert "exp_mini/phone_labels/train_olr_sp is done; skipping" in run.stderr
+
+
+def test_bnf_features_for_the_long_tailed_systems(recipe):
+    """--lt-feats bnf: a bottleneck network on the stage-3 alignments, <set>_bnf data dirs,
+    and the i-vector and DNN systems trained and scored on them under exp_mini/bnf."""
+    run = subprocess.run(["./run.sh", "--mini", "true", "--lt-feats", "bnf", "--olr-systems", "",
+                          "--lt-systems", "resnet_wadcl", "--stage", "3"],
+                         cwd=recipe, capture_output=True, text=True)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    data, exp = recipe / "data_mini", recipe / "exp_mini"
+    assert (exp / "asr" / "bnf" / "final.pt").is_file()
+    dims = {}
+    for s in ("train_lt_bnf", "test_3s_bnf"):
+        feats = (data / s / "feats.scp").read_text().splitlines()
+        assert len(feats) == len((data / s[:-4] / "feats.scp").read_text().splitlines())
+        assert (data / s / "vad.scp").read_text() == (data / s[:-4] / "vad.scp").read_text()
+        dims[s] = feats[0]
+    import kaldiio
+    assert kaldiio.load_mat(dims["train_lt_bnf"].split(None, 1)[1]).shape[1] == 40
+    assert "train_lt_bnf" in (exp / "bnf" / "resnet_wadcl" / "run.cmd").read_text()
+    assert (exp / "bnf" / "ivector" / "test_30s" / "scores").is_file()
+    text = (recipe / "RESULTS_mini_bnf.md").read_text()
+    for label in ("i-vector", "WADCL"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(re.fullmatch(r"\d+\.\d+", c) for c in cells[1:]), cells
+    # the MFCC systems' results are untouched
+    assert "| WADCL |" in (recipe / "RESULTS_mini.md").read_text()
 
 
 def test_help(recipe):

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stage 3 of run.sh: the GMM-HMM phone recogniser behind the "virtual phoneme" labels.
-# Trained on ONE language (asr_cmn), it decodes train_olr (every language) with a phone
-# loop; each frame's pdf-id becomes its label (exp/phone_labels/train_olr/ali.scp).
+# Trained on ONE language (asr_cmn), it decodes the OLR training set (--label-set, every
+# language) with a phone loop; each frame's pdf-id becomes its label
+# (exp/phone_labels/<label-set>/ali.scp). Speed-perturbed copies are decoded on their own
+# features, so their labels follow their own frame counts.
 # It is also scored on held-out speakers (asr_cmn_dev): forced-alignment frame accuracy
 # against the corpus's true phoneme timings and phone-loop PER -> exp/asr/eval_*.json.
 set -euo pipefail
@@ -19,6 +21,7 @@ tri_gauss=10000
 topology=3state
 lexicon=""
 retry_beam=40
+label_set=train_olr
 help_message="usage: local/run_phone_labels.sh [options] <data-root> <exp-root>
 e.g.: local/run_phone_labels.sh --nj 2 data exp
 options:
@@ -28,7 +31,9 @@ options:
   --topology T       HMM topology: 3state (default, Kaldi's) or skip
   --retry-beam B     forced-alignment retry beam of the held-out scoring (default 40,
                      Kaldi's; utterances failing it are counted, not scored)
-  --lexicon FILE     default <data-root>/local/dict_cmn/lexicon.txt"
+  --lexicon FILE     default <data-root>/local/dict_cmn/lexicon.txt
+  --label-set NAME   data set under <data-root> to label (default train_olr; '' trains
+                     and scores the recogniser only)"
 . utils/parse_options.sh
 [ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
 data=$1; exp=$2
@@ -65,10 +70,13 @@ if ! is_done "$exp/asr/eval.done"; then
   mark_done "$exp/asr/eval.done"
 fi
 
-steps/asr/decode_phone_loop.sh --nj "$nj" --cmd "$cmd" "$exp/asr/tri1" "$exp/asr/tri1/graph" \
-  "$data/train_olr" "$exp/phone_labels/train_olr"
+labels=()
+if [ -n "$label_set" ]; then
+  steps/asr/decode_phone_loop.sh --nj "$nj" --cmd "$cmd" "$exp/asr/tri1" "$exp/asr/tri1/graph" \
+    "$data/$label_set" "$exp/phone_labels/$label_set"
+  labels=(--labels "$exp/phone_labels/$label_set")
+fi
 # One JSON with what the stage measured (pdfs, failures, held-out scores, label spread,
 # step times): exp/asr/summary.json.
-lidtool asr-summary --labels "$exp/phone_labels/train_olr" --out "$exp/asr/summary.json" \
-  "$exp/asr" > /dev/null
+lidtool asr-summary "${labels[@]}" --out "$exp/asr/summary.json" "$exp/asr" > /dev/null
 log "summary: $exp/asr/summary.json"
