@@ -20,7 +20,10 @@ tri_gauss=10000
 # on this corpus: more alignment failures), so it is not the default.
 topology=3state
 lexicon=""
-retry_beam=40
+# Kaldi's retry beam of 40 left 6 of the 60 held-out utterances unaligned with this model
+# (69-dim features give larger log-likelihood ranges than Kaldi's 39), and dropping them
+# flatters the frame accuracy; 200 aligns all of them (measured on the full corpus).
+retry_beam=200
 label_set=train_olr
 help_message="usage: local/run_phone_labels.sh [options] <data-root> <exp-root>
 e.g.: local/run_phone_labels.sh --nj 2 data exp
@@ -29,8 +32,8 @@ options:
   --mini true|false  toy sizes (default false)
   --num-leaves N     triphone tree leaves = pdfs (default 1500, the paper's ~1507)
   --topology T       HMM topology: 3state (default, Kaldi's) or skip
-  --retry-beam B     forced-alignment retry beam of the held-out scoring (default 40,
-                     Kaldi's; utterances failing it are counted, not scored)
+  --retry-beam B     forced-alignment retry beam of the held-out scoring (default 200;
+                     utterances failing it are counted, not scored)
   --lexicon FILE     default <data-root>/local/dict_cmn/lexicon.txt
   --label-set NAME   data set under <data-root> to label (default train_olr; '' trains
                      and scores the recogniser only)"
