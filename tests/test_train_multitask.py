@@ -296,10 +296,19 @@ def test_table1_configs(tmp_path, phone_dir, system):
     assert full["optim"]["name"] == "adam"
     assert full["data"]["min_chunk"] == full["data"]["max_chunk"] == 100
     assert full["model"]["name"] == "etdnn" and full["model"]["embedding_layer"] == "fc1"
+    # the recipe's CPU scale: half the paper's widths ...
     net = build_model(full["model"], full["head"], 23, 10, source=str(path))
-    assert net.backbone.out_dim == 3000 and net.embed(torch.randn(1, 100, 23)).shape == (1, 512)
+    assert net.backbone.out_dim == 2 * 768 and net.embed(torch.randn(1, 100, 23)).shape == (1, 256)
     if strategy == "multitask":
-        assert full["multitask"]["alpha"] == 0.3 and full["multitask"]["hidden"] == [512]
+        assert full["multitask"]["alpha"] == 0.3 and full["multitask"]["hidden"] == [256]
+    # ... and the override the config documents gives the paper's E-TDNN (3000-dim pooling,
+    # 512-dim embedding, 512-wide phoneme branch)
+    paper = load_config(path, ["model.channels=512", "model.stats_channels=1500",
+                               "model.hidden=[512,512]", "multitask.hidden=[512]",
+                               "train.batch_size=512"])
+    assert "model.stats_channels=1500" in (CONF / "olr_xvector_softmax.yaml").read_text()
+    net = build_model(paper["model"], paper["head"], 23, 10, source=str(path))
+    assert net.backbone.out_dim == 3000 and net.embed(torch.randn(1, 100, 23)).shape == (1, 512)
     # the mini variant trains (2 steps) with the recipe's frame-label override
     cfg = load_config(path, [f"data.frame_labels={phone_dir / 'labels' / 'ali.scp'}",
                              "train.steps=2"], mini=True)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from lidtool.jobs.report import failure_detail
 from lidtool.jobs.script import write_task_script
@@ -68,45 +68,40 @@ class _Tasks:
         return len(procs)
 
 
-class _Terminate(Exception):
-    pass
-
-
-def _raise_terminate(signum, frame):
-    raise _Terminate(signum)
-
-
 def run_local(req: JobRequest, max_jobs_run: int | None = None, prog: str = PROG) -> None:
     """Run every task of `req`; raise JobsFailed if any exits non-zero, Interrupted on a signal.
 
-    Must be called from the main thread when it is to react to SIGTERM.
+    Must be called from the main thread when it is to react to SIGINT/SIGTERM.
     """
     limit = max_jobs_run or req.max_jobs_run or os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="lidtool-jobs-") as tmp:
-        script = str(write_task_script(os.path.join(tmp, "tasks.sh"), req))
-        tasks = _Tasks(script)
-        results: dict[int, int | None] = {}
-        in_main = threading.current_thread() is threading.main_thread()
-        old_term = signal.signal(signal.SIGTERM, _raise_terminate) if in_main else None
-        pool = ThreadPoolExecutor(max_workers=min(limit, len(req.tasks)))
-        try:
-            futures = {pool.submit(tasks.run, t): t for t in req.tasks}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-        except (KeyboardInterrupt, _Terminate) as err:
-            signum = err.args[0] if isinstance(err, _Terminate) else signal.SIGINT
-            if in_main:  # a second Ctrl-C must not interrupt the clean-up
-                old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            killed = tasks.kill_all()
-            pool.shutdown(wait=True, cancel_futures=True)
-            if in_main:
-                signal.signal(signal.SIGINT, old_int)
-            raise Interrupted(PROG, signum, f"killed {killed} running job(s)") from None
-        finally:
-            pool.shutdown(wait=True)
-            if in_main:
-                signal.signal(signal.SIGTERM, old_term)
+    # The handlers only record the signal and the main loop polls for it: an exception
+    # raised at an arbitrary point (Python's KeyboardInterrupt) can leave a future's lock
+    # taken inside concurrent.futures, and the clean-up then waits forever.
+    signals: list[int] = []
+    in_main = threading.current_thread() is threading.main_thread()
+    old = {}
+    if in_main:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, lambda signum, frame: signals.append(signum))
+    try:
+        with tempfile.TemporaryDirectory(prefix="lidtool-jobs-") as tmp:
+            script = str(write_task_script(os.path.join(tmp, "tasks.sh"), req))
+            tasks = _Tasks(script)
+            results: dict[int, int | None] = {}
+            with ThreadPoolExecutor(max_workers=min(limit, len(req.tasks))) as pool:
+                futures = {pool.submit(tasks.run, t): t for t in req.tasks}
+                pending = set(futures)
+                while pending and not signals:
+                    done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        results[futures[fut]] = fut.result()
+                if signals:
+                    killed = tasks.kill_all()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise Interrupted(PROG, signals[0], f"killed {killed} running job(s)")
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     failed = sorted(t for t, rc in results.items() if rc != 0)
     if failed:
         first = req.log_for(failed[0])
