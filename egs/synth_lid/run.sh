@@ -210,11 +210,16 @@ fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   log "stage 7: scoring -> $results"
+  # The hand-written readings belong to the recorded runs: results_reading.md to RESULTS.md,
+  # results_bnf_note.md to RESULTS_bnf.md; the mini setting gets a note that it is a toy.
+  notes=()
+  if $mini; then notes=(--preamble conf/results_mini_note.md)
+  elif [ -n "$fs" ]; then notes=(--preamble conf/results_bnf_note.md)
+  elif [ -f conf/results_reading.md ]; then notes=(--epilogue conf/results_reading.md)
+  fi
   lidtool make-results conf/results.yaml "$results" --root . --title "egs/synth_lid results" \
     --dirs "exp=$ltexp" "olr_exp=$exp" "data=$data" \
     --command "$(grep -v '^#' "$exp/run.cmd" | sed 's/^cd [^&]*&& *//')" \
-    --json "$exp/results.json" $($mini && echo --preamble conf/results_mini_note.md) \
-    $(! $mini && [ -f conf/results_reading.md ] && echo --epilogue conf/results_reading.md) \
-    | tee "$exp/results.txt" >/dev/null
+    --json "$ltexp/results.json" "${notes[@]}" | tee "$ltexp/results.txt" >/dev/null
   log "wrote $results"
 fi
