@@ -202,3 +202,15 @@ def test_speaker_and_recording_tables_follow_subsets(tiny_data_dir, tmp_path):
     parts = split_data_dir(tiny_data_dir, 2)
     combined = combine_data_dirs(tmp_path / "comb", parts)
     assert (combined / "spk2gender").read_text() == (tiny_data_dir / "spk2gender").read_text()
+
+
+def test_merge_tables_is_the_union_and_a_key_in_two_jobs_is_an_error(tmp_path):
+    from lidtool.data.tables import merge_tables
+    (tmp_path / "a.1.scp").write_text("u1 x.ark:1\nu3 x.ark:9\n")
+    (tmp_path / "a.2.scp").write_text("u2 y.ark:1\n")
+    assert merge_tables([tmp_path / "a.1.scp", tmp_path / "a.2.scp"]) == {
+        "u1": "x.ark:1", "u2": "y.ark:1", "u3": "x.ark:9"}
+    (tmp_path / "a.3.scp").write_text("u0 z.ark:1\nu3 z.ark:5\n")
+    with pytest.raises(DataDirError, match=r"a\.3\.scp:2: 'u3' was written by two jobs "
+                                           r"\(also in .*a\.1\.scp\)"):
+        merge_tables([tmp_path / "a.1.scp", tmp_path / "a.3.scp"])

@@ -35,7 +35,7 @@ from torch import nn
 from tqdm import tqdm
 
 from lidtool.data.datadir import DataDir
-from lidtool.data.tables import read_table
+from lidtool.data.tables import merge_tables, read_table
 from lidtool.errors import CheckpointError, ConfigError, FeatureError
 from lidtool.features.cmn import sliding_cmn
 from lidtool.features.io import read_matrix
@@ -498,21 +498,13 @@ def write_bnf_data_dir(src_dir, dest_dir, part_scps: list) -> Path:
     src = DataDir(src_dir)
     if src.feats_scp is None:
         raise FeatureError(src.file("feats.scp"), "file does not exist")
-    feats: dict[str, str] = {}
-    nframes: dict[str, str] = {}
-    for part in part_scps:
-        part = Path(part)
-        u2nf = part.with_suffix(".utt2num_frames")
-        for p in (part, u2nf):
-            if not p.is_file():
-                raise FeatureError(p, "file does not exist", fix="re-run the failed bnf job")
-        t = read_table(part)
-        for k, v in t.items():
-            if k in feats:
-                raise FeatureError(part, f"utterance '{k}' was written by two jobs",
-                                   line=t.lines[k])
-            feats[k] = v
-        nframes.update(read_table(u2nf))
+    parts = [Path(p) for p in part_scps]
+    u2nfs = [p.with_suffix(".utt2num_frames") for p in parts]
+    for p in parts + u2nfs:
+        if not p.is_file():
+            raise FeatureError(p, "file does not exist", fix="re-run the failed bnf job")
+    feats = merge_tables(parts)
+    nframes = merge_tables(u2nfs)
     missing = sorted(set(src.feats_scp) - set(feats))
     if missing:
         raise FeatureError(src.file("feats.scp"), f"{len(missing)} utterances have no bnf "

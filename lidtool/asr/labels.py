@@ -12,9 +12,9 @@ import numpy as np
 
 from lidtool.asr.tree import phone_instances
 from lidtool.data.datadir import DataDir
-from lidtool.data.tables import read_table
+from lidtool.data.tables import merge_tables, read_table, write_table
 from lidtool.errors import DataDirError, FeatureError
-from lidtool.fileio import atomic_open, atomic_path
+from lidtool.fileio import atomic_path
 
 
 def write_int_vectors(ark, scp, vectors: dict[str, np.ndarray]) -> None:
@@ -118,18 +118,8 @@ def phone_outputs(pdf2phone, pdf2state, phones: list[str], pdfs: np.ndarray):
 def merge_labels(out_dir, name: str, job_scps: list, data_dir=None) -> Path:
     """Concatenate per-job scps into out_dir/<name>.scp (sorted, no duplicates) and check
     the frame counts against `data_dir` when given."""
-    rows: dict[str, str] = {}
-    for scp in job_scps:
-        t = read_table(scp)
-        for k, v in t.items():
-            if k in rows:
-                raise DataDirError(scp, f"utterance '{k}' was decoded by two jobs",
-                                   line=t.lines[k])
-            rows[k] = v
     out = Path(out_dir) / f"{name}.scp"
-    with atomic_open(out) as f:
-        for k in sorted(rows):
-            f.write(f"{k} {rows[k]}\n")
+    write_table(out, merge_tables(job_scps))
     if data_dir is not None:
         try:
             check_frame_counts(out, data_dir)
@@ -140,10 +130,4 @@ def merge_labels(out_dir, name: str, job_scps: list, data_dir=None) -> Path:
 
 
 def merge_text(out_path, parts: list) -> None:
-    rows = {}
-    for p in parts:
-        for k, v in read_table(p, allow_empty_value=True).items():
-            rows[k] = v
-    with atomic_open(out_path) as f:
-        for k in sorted(rows):
-            f.write(f"{k} {rows[k]}\n")
+    write_table(out_path, merge_tables(parts, allow_empty_value=True))

@@ -61,6 +61,22 @@ def read_table(path, *, require_sorted: bool = True, allow_empty_value: bool = F
     return table
 
 
+def merge_tables(paths, *, allow_empty_value: bool = False) -> dict[str, str]:
+    """The union of the tables of parallel jobs (their scps, utt2num_frames...); a key in two
+    of them is an error naming the second file and line."""
+    rows: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for path in paths:
+        table = read_table(path, allow_empty_value=allow_empty_value)
+        for key, value in table.items():
+            if key in rows:
+                raise DataDirError(path, f"'{key}' was written by two jobs (also in "
+                                   f"{origin[key]})", line=table.lines[key])
+            rows[key] = value
+            origin[key] = str(path)
+    return rows
+
+
 def write_table(path, items: Mapping[str, object] | Iterable[tuple[str, object]]) -> None:
     """Write `key value` lines sorted by key (C locale order), atomically."""
     pairs = items.items() if isinstance(items, Mapping) else items
