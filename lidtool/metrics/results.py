@@ -20,7 +20,7 @@ import yaml
 from lidtool.data.tables import read_table
 from lidtool.errors import ConfigError
 from lidtool.metrics.report import score_files
-from lidtool.metrics.values_table import ValuesTableSpec, build_values_table
+from lidtool.metrics.values_table import ValuesTableSpec, build_values_table, check_keys
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,7 @@ class TableSpec:
 
     @classmethod
     def from_dict(cls, d: dict, source: str) -> "TableSpec":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(source, f"unknown table keys {unknown} (known: {sorted(known)})")
-        for key in ("title", "systems", "conditions", "metrics"):
-            if key not in d:
-                raise ConfigError(source, f"table needs '{key}'")
+        check_keys(cls, d, source, ("title", "systems", "conditions", "metrics"), "table")
         bad = [m for m in d["metrics"] if m not in METRICS]
         if bad:
             raise ConfigError(source, f"unknown metrics {bad} (known: {sorted(METRICS)})")
@@ -228,12 +222,11 @@ def write_results(specs: list[TableSpec | ValuesTableSpec], root, out_path, *, h
     """Render every table into `out_path` (atomically); returns all raw results."""
     from lidtool.fileio import write_text_atomic
     root = Path(root)
+    dirs = {**DEFAULT_DIRS, **(dirs or {})}
     parts, everything = [header.rstrip() + "\n"], {}
     for spec in specs:
-        if isinstance(spec, ValuesTableSpec):
-            text, results = build_values_table(spec, root, {**DEFAULT_DIRS, **(dirs or {})})
-        else:
-            text, results = build_table(spec, root, dirs)
+        build = build_values_table if isinstance(spec, ValuesTableSpec) else build_table
+        text, results = build(spec, root, dirs)
         parts.append(text)
         everything[spec.title] = results
     if footer.strip():

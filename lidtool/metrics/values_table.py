@@ -27,6 +27,17 @@ FORMATS = {
 }
 
 
+def check_keys(cls, d: dict, source: str, required: tuple, what: str) -> None:
+    """A table entry of results.yaml has only `cls`'s fields and all of `required`."""
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(source, f"unknown {what} keys {unknown} (known: {sorted(known)})")
+    for key in required:
+        if key not in d:
+            raise ConfigError(source, f"{what} needs '{key}'")
+
+
 @dataclass
 class ValuesTableSpec:
     title: str
@@ -37,14 +48,7 @@ class ValuesTableSpec:
 
     @classmethod
     def from_dict(cls, d: dict, source: str) -> "ValuesTableSpec":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(source, f"unknown values-table keys {unknown} "
-                                      f"(known: {sorted(known)})")
-        for key in ("title", "file", "rows"):
-            if key not in d:
-                raise ConfigError(source, f"values table needs '{key}'")
+        check_keys(cls, d, source, ("title", "file", "rows"), "values table")
         for row in d["rows"]:
             if not (isinstance(row, list) and len(row) == 3 and row[2] in FORMATS):
                 raise ConfigError(source, f"values-table row {row!r} must be "
