@@ -169,7 +169,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   log "stage 5: train DNN systems ($train_jobs at a time)"
   pids=(); names=()
   wait_oldest() {  # wait for the oldest running system; fail naming it
-    wait "${pids[0]}" || die "training ${names[0]} failed; see its log/ under $exp"
+    wait "${pids[0]}" || die "training ${names[0]} failed; see ${names[0]}/log/"
     pids=("${pids[@]:1}"); names=("${names[@]:1}")
   }
   for sys in $lt_systems $olr_systems; do
@@ -180,7 +180,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
       *) set_=train_lt$fs; dir=$ltexp ;;
     esac
     train_system "$sys" "$set_" "$dir" "${extra[@]}" &
-    pids+=($!); names+=("$sys")
+    pids+=($!); names+=("$dir/$sys")
     [ ${#pids[@]} -lt "$train_jobs" ] || wait_oldest
   done
   while [ ${#pids[@]} -gt 0 ]; do wait_oldest; done
