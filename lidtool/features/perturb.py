@@ -15,6 +15,7 @@ reco2vol); a dir already volume-perturbed is left alone.
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -24,6 +25,9 @@ import numpy as np
 from lidtool.data.datadir import DataDir, validate_data_dir, write_data_dir
 from lidtool.data.tables import read_table, write_table
 from lidtool.errors import DataDirError
+
+# a volume-perturbed entry (written with or without sox's -R)
+_VOL_RE = re.compile(r"\bsox (-R )?--vol ")
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,9 @@ def speed_prefix(factor: float) -> str:
 def _sox_pipe(spec: str, effect: str, global_opts: str = "") -> str:
     """A wav.scp value that applies sox `effect` to the audio of wav.scp value `spec`."""
     spec = spec.strip()
-    opts = f"{global_opts} " if global_opts else ""
+    # -R: sox seeds its dither with a fixed number, so the same entry gives the same samples
+    # every time it is read (without it every read of a perturbed copy differed).
+    opts = f"-R {global_opts} " if global_opts else "-R "
     if spec.endswith("|"):
         return f"{spec} sox {opts}-t wav - -t wav - {effect} |"
     return f"sox {opts}{shlex.quote(spec)} -t wav - {effect} |"
@@ -176,7 +182,7 @@ def volume_perturb_data_dir(path, scale_low: float = 0.125, scale_high: float = 
         raise ValueError(f"need 0 < scale_low <= scale_high, got {scale_low}, {scale_high}")
     d = validate_data_dir(path)
     wav = d.wav_scp
-    if any("sox --vol" in v for v in wav.values()):
+    if any(_VOL_RE.search(v) for v in wav.values()):
         log.warning("%s is already volume-perturbed (wav.scp has 'sox --vol'); leaving it",
                     d.file("wav.scp"))
         return False
@@ -187,9 +193,9 @@ def volume_perturb_data_dir(path, scale_low: float = 0.125, scale_high: float = 
         spec = spec.strip()
         g = f"{gains[reco]:.6f}"
         if spec.endswith("|"):
-            new[reco] = f"{spec} sox --vol {g} -t wav - -t wav - |"
+            new[reco] = f"{spec} sox -R --vol {g} -t wav - -t wav - |"
         else:
-            new[reco] = f"sox --vol {g} {shlex.quote(spec)} -t wav - |"
+            new[reco] = f"sox -R --vol {g} {shlex.quote(spec)} -t wav - |"
     write_table(d.file("reco2vol"), {k: f"{v:.6f}" for k, v in gains.items()})
     write_table(d.file("wav.scp"), new)
     stale = [n for n in DROPPED if d.has(n)]
