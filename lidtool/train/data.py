@@ -82,6 +82,8 @@ class TrainData:
         return len(self.utts)
 
     def class_counts(self) -> np.ndarray:
+        if not self.classes:
+            return np.zeros(0, dtype=np.int64)
         return np.bincount(self.labels, minlength=len(self.classes))
 
     def sampler_labels(self) -> tuple[np.ndarray, int]:
