@@ -104,3 +104,26 @@ def test_unfreeze_after_freeze_steps_and_resume_is_exact(tmp_path, source, caplo
     again = torch.load(tmp_path / "part" / "final.pt", weights_only=True)["model"]
     for k in final:
         assert torch.equal(final[k], again[k]), k
+
+
+def test_init_from_a_checkpoint_or_a_plain_state_dict(tmp_path, source):
+    data_dir, src = source
+    ckpt = ckpt_io.latest_checkpoint(src.parent)
+    ck_w = ckpt_io.load_checkpoint(ckpt)["model"]
+    plain = tmp_path / "encoder.pt"            # e.g. a pretrained encoder from elsewhere
+    torch.save({"enc." + k[len("backbone.encoder."):]: v for k, v in ck_w.items()
+                if k.startswith("backbone.encoder.")}, plain)
+    for path, pmap in ((ckpt, "{}"), (plain, "{'enc.': 'backbone.encoder.'}")):
+        t = _trainer(tmp_path, data_dir, [f"model.init={{path: {path}, prefix_map: {pmap}}}"])
+        t._apply_init()
+        own = t.model.state_dict()
+        for k, v in ck_w.items():
+            if path == ckpt or k.startswith("backbone.encoder."):
+                assert torch.equal(own[k], v), (path, k)
+    t = _trainer(tmp_path, data_dir, [f"model.init={{path: {plain}}}"])   # nothing maps
+    with pytest.raises(ConfigError, match="no tensor of"):
+        t._apply_init()
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    t = _trainer(tmp_path, data_dir, [f"model.init={{path: {tmp_path / 'junk.pt'}}}"])
+    with pytest.raises(CheckpointError, match="junk.pt"):
+        t._apply_init()

@@ -96,3 +96,20 @@ def test_old_model_file_with_only_langs_is_normalised(tmp_path, data_dir):
     torch.save(obj, tmp_path / "enc.pt")
     with pytest.raises(Exception, match="not a classifier"):
         ckpt_io.load_model(tmp_path / "enc.pt")
+
+
+def test_cli_class_map_options(tmp_path, data_dir):
+    from lidtool.cli import main as cli
+    conf = write_tiny_config(tmp_path / "c.yaml")
+    (tmp_path / "spk2id").write_text("spkZ 0\nspkY 1\nspkX 2\n")
+    args = ["train", "--config", str(conf), "--override", "train.steps=2",
+            "--override", "data.label_table=utt2spk", "--class2id", str(tmp_path / "spk2id"),
+            str(data_dir), str(tmp_path / "spk")]
+    assert cli(args) == 0
+    assert read_class_map(tmp_path / "spk" / "spk2id") == ["spkZ", "spkY", "spkX"]
+    (tmp_path / "lang2id").write_text("lang2 0\nlang0 1\nlang1 2\n")   # the old option name
+    assert cli(["train", "--config", str(conf), "--override", "train.steps=2", "--lang2id",
+                str(tmp_path / "lang2id"), str(data_dir), str(tmp_path / "lang")]) == 0
+    assert read_class_map(tmp_path / "lang" / "lang2id") == ["lang2", "lang0", "lang1"]
+    assert ckpt_io.load_model(tmp_path / "lang" / "final.pt")[1]["langs"] == \
+        ["lang2", "lang0", "lang1"]

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import logging
 
-import torch
 
-from lidtool.errors import CheckpointError
+from lidtool.errors import CheckpointError, ConfigError
 from lidtool.train import checkpoint as ckpt_io
 
 log = logging.getLogger(__name__)
+
+
+def check_average_last(cfg_train: dict, total_steps: int, source: str) -> None:
+    """A run must write at least train.average_last checkpoints (one every ckpt_every
+    steps and one at the end)."""
+    n, every = int(cfg_train["average_last"]), int(cfg_train["ckpt_every"])
+    written = -(-total_steps // every)
+    if n > written:
+        raise ConfigError(source, f"train.average_last={n}, but a run of {total_steps} steps "
+                          f"with ckpt_every={every} writes only {written} checkpoints",
+                          fix="lower train.ckpt_every")
 
 
 def checkpoint_weights(state: dict) -> dict:

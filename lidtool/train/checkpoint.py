@@ -39,26 +39,38 @@ def save_file(path, obj: dict) -> None:
         torch.save(obj, tmp)
 
 
-def load_file(path, fmt: str | tuple[str, ...], map_location="cpu") -> dict:
+def _read(path, map_location="cpu"):
     path = Path(path)
-    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt)
     if not path.is_file():
         raise CheckpointError(path, "file does not exist")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:   # torch raises many types for truncated/garbage files
         raise CheckpointError(path, f"cannot read it as a torch file ({type(err).__name__}: "
                               f"{str(err).splitlines()[0][:200] if str(err) else ''})",
                               fix="delete it and resume from an earlier checkpoint") from None
+
+
+def load_file(path, fmt: str | tuple[str, ...], map_location="cpu") -> dict:
+    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt)
+    obj = _read(path, map_location)
     if not isinstance(obj, dict) or obj.get("format") not in formats:
         found = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(path, f"not a {' or '.join(formats)} file (format: {found!r})")
     return obj
 
 
-def load_any(path) -> dict:
-    """A checkpoint or a model file (both hold the weights under "model")."""
-    return load_file(path, (CKPT_FORMAT, MODEL_FORMAT))
+def load_weights(path) -> dict:
+    """The model weights of a checkpoint, a model file (final.pt, any artifact kind) or a
+    plain state dict saved with torch.save (a pretrained encoder from elsewhere)."""
+    obj = _read(path)
+    if isinstance(obj, dict) and obj.get("format") in (CKPT_FORMAT, MODEL_FORMAT):
+        obj = obj.get("model")
+    if not isinstance(obj, dict) or not obj or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise CheckpointError(path, "holds no model weights (neither a lidtool checkpoint or "
+                              "model file nor a state dict of tensors)")
+    return obj
 
 
 # -- checkpoints ---------------------------------------------------------------------------

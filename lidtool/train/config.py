@@ -22,6 +22,16 @@ Strategies (lidtool.train.strategies) register their own sections with `register
 `num_pdfs` file next to it) feed strategies that train a frame-level branch (`multitask`);
 other strategies ignore them. `head.schedule` (a mapping, see lidtool.losses.schedule) makes
 the trainer warm up the head's margin.
+
+Keys whose defaults keep the behaviour of earlier versions (where they are documented):
+  data.label_table   utt2lang | utt2spk | any utt2<x> | none        (lidtool.train.labels)
+  data.group_table   null | utt2<x>: what the samplers group by     (lidtool.train.labels)
+  data.valid_dir     null | a data dir; train.valid_every: null = ckpt_every
+                                                                    (lidtool.train.validation)
+  train.average_last 0 (off) | N <= keep_checkpoints                (lidtool.train.averaging)
+  train.accum_steps  1; train.amp: none | bf16 | fp16               (lidtool.train.update)
+  optim.lr_scales    {}; optim.no_decay_norm_bias: false            (lidtool.train.param_groups)
+  model.init, model.freeze, model.freeze_steps                      (lidtool.train.init)
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
     model:
       init:
-        path: exp/other/final.pt      # a final.pt / encoder artifact, or a ckpt-*.pt
+        path: exp/other/final.pt      # a final.pt (any artifact kind), a ckpt-*.pt or a
+                                      # state dict saved with torch.save
         prefix_map: {backbone.: backbone.}   # optional: src prefix -> dst prefix; keys
                                              # matching no src prefix are not loaded
         exclude: [classifier.head.*]         # optional fnmatch patterns (src or dst names)
@@ -61,15 +62,6 @@ def validate_model_init(model_cfg: dict, source: str) -> None:
         raise ConfigError(source, f"model.freeze_steps must be an integer >= 0, got {steps!r}")
 
 
-def _source_weights(path) -> dict:
-    from lidtool.train import checkpoint as ckpt_io
-    obj = ckpt_io.load_any(path)
-    weights = obj.get("model")
-    if not isinstance(weights, dict):
-        raise CheckpointError(path, "holds no model weights ('model')")
-    return weights
-
-
 def map_names(weights: dict, prefix_map: dict, exclude: list) -> tuple[dict, list[str]]:
     """({dst name: tensor}, [excluded or unmapped src names])."""
     out, skipped = {}, []
@@ -92,7 +84,8 @@ def map_names(weights: dict, prefix_map: dict, exclude: list) -> tuple[dict, lis
 def load_init(model: torch.nn.Module, init: dict, source: str) -> dict:
     """Copy the mapped weights of `init['path']` into `model`; returns the report."""
     path = init["path"]
-    mapped, skipped = map_names(_source_weights(path), init.get("prefix_map") or {},
+    from lidtool.train.checkpoint import load_weights
+    mapped, skipped = map_names(load_weights(path), init.get("prefix_map") or {},
                                 init.get("exclude") or [])
     own = model.state_dict()
     for name, tensor in mapped.items():
@@ -163,6 +156,19 @@ class Freezer:
             for module in self.modules:
                 stack.enter_context(frozen_bn_stats(module))
         return stack
+
+    @contextlib.contextmanager
+    def thawed(self):
+        """Inside: the frozen parameters look trainable (for building an optimiser, which
+        takes only parameters with requires_grad, so that unfreezing can train them)."""
+        frozen = self.frozen
+        if frozen:
+            self._set(False)
+        try:
+            yield
+        finally:
+            if frozen:
+                self._set(True)
 
     def state_dict(self) -> dict:
         return {"names": self.names, "frozen": self.frozen}

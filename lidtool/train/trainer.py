@@ -12,12 +12,6 @@ else of the model, or of the mean of the last checkpoints (`train.average_last`)
 
 `model.init` (weights of another model) is applied when training starts at step 0.
 
-Gradient accumulation (`train.accum_steps` = k): `train.batch_size` stays the batch of one
-optimiser update (the sampler draws the same chunks); each update runs k forward/backward
-passes on consecutive slices of it, each loss divided by k, then one optimiser step. The
-gradients equal those of the whole batch except through BatchNorm, whose batch statistics
-are those of each slice. `train.amp` is lidtool.train.precision.
-
 Only rank 0 writes files, logs and shows the tqdm bar.
 
 Frame labels (`data.frame_labels`) are attached to the training data only for strategies
@@ -42,17 +36,17 @@ from lidtool.fileio import atomic_open, write_text_atomic
 from lidtool.losses.schedule import MarginScheduler
 from lidtool.nnet.model import build_model, count_parameters
 from lidtool.train import checkpoint as ckpt_io
-from lidtool.train.averaging import average_last
+from lidtool.train.averaging import average_last, check_average_last
 from lidtool.train import distributed as ddp
 from lidtool.train.config import dump_config
-from lidtool.train.data import ChunkDataset, TrainData, attach_frame_labels, load_train_data
+from lidtool.train.data import ChunkDataset, TrainData, attach_frame_labels
 from lidtool.train.init import Freezer, load_init, write_report
 from lidtool.train.labels import class_map_name, write_class_map
 from lidtool.train.optim import build_optimizer, build_scheduler
-from lidtool.train.precision import Precision
+from lidtool.train.update import Updater
 from lidtool.train.samplers import ChunkBatchSampler, sampler_seed
 from lidtool.train.strategies import build_strategy, strategy_class
-from lidtool.train.validation import Validator
+from lidtool.train.validation import build_validator
 from lidtool.train.wma import WeightMovingAverage
 
 log = logging.getLogger(__name__)
@@ -85,8 +79,7 @@ class Trainer:
         self.broadcast(self.model)
         self._frame_labels(cls)
         self.freezer = Freezer(self.model, cfg["model"], source)
-        self.precision = Precision(cfg["train"]["amp"], self.device, source)
-        self.accum = int(cfg["train"]["accum_steps"])
+        self.updater = Updater(cfg["train"], self.device, self.dist, source)
         self.dataset = ChunkDataset(data)
         self.wma = (WeightMovingAverage(self.model, cfg["wma"]["alpha"])
                     if cfg["wma"]["enabled"] else None)
@@ -101,8 +94,8 @@ class Trainer:
         self.total_steps = self.strategy.total_steps()
         self.optimizer, self.scheduler = self._make_optimizer(
             self.strategy.parameters(), cfg["optim"], cfg["sched"], int(cfg["train"]["steps"]))
-        self._check_average_last()
-        self.validator = self._validator()
+        check_average_last(cfg["train"], self.total_steps, source)
+        self.validator = build_validator(cfg, data, self.device)
 
     # -- set-up helpers --------------------------------------------------------------------------
     def _frame_labels(self, cls) -> None:
@@ -128,24 +121,6 @@ class Trainer:
                                   f"training, which strategy '{self.strategy.name}' does not "
                                   "provide", fix="use train.strategy=multitask (with "
                                   "data.frame_labels) for APM heads")
-
-    def _check_average_last(self) -> None:
-        n, every = int(self.cfg["train"]["average_last"]), int(self.cfg["train"]["ckpt_every"])
-        written = -(-self.total_steps // every)
-        if n > written:
-            raise ConfigError(self.source, f"train.average_last={n}, but a run of "
-                              f"{self.total_steps} steps with ckpt_every={every} writes only "
-                              f"{written} checkpoints", fix="lower train.ckpt_every")
-
-    def _validator(self) -> Validator | None:
-        d = self.cfg["data"]
-        if not d["valid_dir"]:
-            return None
-        valid = load_train_data(d["valid_dir"], self.data.classes,
-                                cmn_window=int(d["cmn_window"]), min_frames=int(d["min_frames"]),
-                                label_table=self.data.label_table)
-        return Validator(valid, int(d["max_chunk"]), int(self.cfg["train"]["batch_size"]),
-                         self.device)
 
     def _margin_schedulers(self) -> list:
         sched_cfg = self.cfg["head"].get("schedule")
@@ -176,10 +151,11 @@ class Trainer:
                               fix="rename one of them")
         groups, n_groups = self.data.sampler_labels()
         batch = int(c["train"]["batch_size"])
-        if batch % (self.dist.world_size * self.accum):
+        parts = self.dist.world_size * self.updater.accum
+        if batch % parts:
             raise ConfigError(self.source, f"train.batch_size {batch} is not divisible by "
                               f"{self.dist.world_size} process(es) x train.accum_steps "
-                              f"{self.accum}")
+                              f"{self.updater.accum}")
         try:
             sampler = ChunkBatchSampler(
                 kind, groups, batch,
@@ -194,7 +170,8 @@ class Trainer:
 
     def _make_optimizer(self, params, optim_cfg, sched_cfg, steps):
         names = {id(p): n for n, p in self.model.named_parameters()}
-        optimizer = build_optimizer(params, optim_cfg, self.source, names)
+        with self.freezer.thawed():
+            optimizer = build_optimizer(params, optim_cfg, self.source, names)
         return optimizer, build_scheduler(optimizer, sched_cfg, steps)
 
     def rebuild_optimizer(self, params, optim_cfg, sched_cfg, steps) -> None:
@@ -231,37 +208,10 @@ class Trainer:
 
     def update(self, name: str, loss_fn, *, frames: bool = False) -> dict:
         """One optimiser update on the batch of sampler `name` for the current step:
-        `loss_fn(x, y[, frame labels]) -> (loss, metrics)` runs on each of the
-        train.accum_steps slices of the batch (under train.amp's autocast); the gradients
-        are accumulated, averaged over ranks, clipped, and the optimiser steps. Only
-        parameters that received a gradient are updated (and decayed). Returns the metrics
-        (averaged over the slices)."""
+        `loss_fn(x, y[, frame labels]) -> (loss, metrics)` (lidtool.train.update: gradient
+        accumulation, train.amp, DDP averaging, clipping). Returns the metrics."""
         batch = self.next_batch_with_frames(name) if frames else self.next_batch(name)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.accum == 1:
-            with self.precision.autocast():
-                loss, metrics = loss_fn(*batch)
-            self.precision.backward(loss)
-        else:
-            size = len(batch[0]) // self.accum
-            parts = []
-            for k in range(self.accum):
-                with self.precision.autocast():
-                    loss, m = loss_fn(*(t[k * size:(k + 1) * size] for t in batch))
-                self.precision.backward(loss / self.accum)
-                parts.append(m)
-            metrics = {key: sum(m[key] for m in parts) / self.accum for key in parts[0]}
-        self._step_optimizer()
-        return metrics
-
-    def _step_optimizer(self) -> None:
-        self.precision.unscale(self.optimizer)
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        ddp.average_gradients(params, self.dist)
-        clip = float(self.cfg["train"]["grad_clip"] or 0.0)
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], clip)
-        self.precision.step(self.optimizer)
+        return self.updater.run(self.optimizer, batch, loss_fn)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -274,7 +224,8 @@ class Trainer:
                 "strategy": self.strategy.state_dict(),
                 "wma": self.wma.state_dict() if self.wma is not None else None,
                 "margin_schedulers": [m.state_dict() for m in self.margin_schedulers],
-                "freeze": self.freezer.state_dict(), "amp_scaler": self.precision.state_dict(),
+                "freeze": self.freezer.state_dict(),
+                "amp_scaler": self.updater.precision.state_dict(),
                 "rng": ckpt_io.rng_state()}
 
     def save_checkpoint(self) -> Path | None:
@@ -307,7 +258,7 @@ class Trainer:
                 sched.load_state_dict(s_state)
             if state.get("freeze") is not None:
                 self.freezer.load_state_dict(state["freeze"])
-            self.precision.load_state_dict(state.get("amp_scaler"))
+            self.updater.precision.load_state_dict(state.get("amp_scaler"))
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(path, f"does not match this run's model/config: "
                                   f"{str(err).splitlines()[0][:300]}",

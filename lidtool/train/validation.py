@@ -6,6 +6,7 @@ now (the WMA model when WMA is on) scores the chunks in eval mode without gradie
 margin-free logits as inference sees them; `valid_loss` (mean cross-entropy) and
 `valid_acc` go into that step's train_log.jsonl row. Nothing here draws random numbers, and
 the torch RNG state is restored anyway, so training is identical with and without it.
+Under DDP every rank evaluates the whole set (identical results; rank 0 logs them).
 """
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lidtool.train.data import TrainData, repeat_pad
+from lidtool.train.data import TrainData, load_train_data, repeat_pad
+
+
+def build_validator(cfg: dict, train: TrainData, device) -> "Validator | None":
+    """The validator of `data.valid_dir` (labels from the training data's label table and
+    classes), or None without one."""
+    d = cfg["data"]
+    if not d["valid_dir"]:
+        return None
+    valid = load_train_data(d["valid_dir"], train.classes, cmn_window=int(d["cmn_window"]),
+                            min_frames=int(d["min_frames"]), label_table=train.label_table)
+    return Validator(valid, int(d["max_chunk"]), int(cfg["train"]["batch_size"]), device)
 
 
 class Validator:

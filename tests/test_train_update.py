@@ -1,5 +1,5 @@
-"""Gradient accumulation (train.accum_steps) and mixed precision (train.amp,
-lidtool.train.precision)."""
+"""lidtool.train.update: gradient accumulation (train.accum_steps) and mixed precision
+(train.amp)."""
 from __future__ import annotations
 
 import pytest
