@@ -36,16 +36,16 @@ from lidtool.fileio import atomic_open, write_text_atomic
 from lidtool.losses.schedule import MarginScheduler
 from lidtool.nnet.model import build_model, count_parameters
 from lidtool.train import checkpoint as ckpt_io
-from lidtool.train.averaging import average_last, check_average_last
 from lidtool.train import distributed as ddp
+from lidtool.train.averaging import average_last, check_average_last
 from lidtool.train.config import dump_config
 from lidtool.train.data import ChunkDataset, TrainData, attach_frame_labels
 from lidtool.train.init import Freezer, load_init, write_report
 from lidtool.train.labels import class_map_name, write_class_map
 from lidtool.train.optim import build_optimizer, build_scheduler
-from lidtool.train.update import Updater
 from lidtool.train.samplers import ChunkBatchSampler, sampler_seed
 from lidtool.train.strategies import build_strategy, strategy_class
+from lidtool.train.update import Updater
 from lidtool.train.validation import build_validator
 from lidtool.train.wma import WeightMovingAverage
 
