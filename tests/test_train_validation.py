@@ -10,6 +10,7 @@ import torch
 torch.set_num_threads(1)
 
 from lidtool.bin.plot_training import read_log
+from lidtool.cli import main as cli
 from lidtool.errors import ConfigError
 from lidtool.train import checkpoint as ckpt_io
 from lidtool.train.config import load_config
@@ -49,6 +50,8 @@ def test_validation_metrics_do_not_change_training(tmp_path, dirs):
         assert torch.equal(final_a[k], final_b[k]), k
     series = read_log(tmp_path / "valid" / "train_log.jsonl")
     assert list(series["valid_acc"][0]) == [3, 6, 7]
+    assert cli(["plot-training", "--smooth", "2", str(tmp_path / "valid")]) == 0
+    assert (tmp_path / "valid" / "train_curves.png").stat().st_size > 0
 
 
 def test_average_last_is_the_mean_of_the_last_checkpoints(tmp_path, dirs):

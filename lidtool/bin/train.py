@@ -42,7 +42,8 @@ def add_arguments(p):
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda[:N]")
     p.add_argument("--num-threads", type=int, default=0,
                    help="torch intra-op threads per process (0: torch's default)")
-    p.add_argument("data_dir", help="training data dir (feats.scp, utt2lang[, vad.scp])")
+    p.add_argument("data_dir", help="training data dir (feats.scp, the label table "
+                   "[, vad.scp])")
     p.add_argument("exp_dir", help="output directory exp/<system>")
 
 
