@@ -36,11 +36,17 @@ def _make(tmp_path, data_dir, overrides, exp):
                    tmp_path / exp)
 
 
-@pytest.mark.parametrize("strategy,stop", [("wadcl", 5), ("dcl", 10), ("dcl", 15),
-                                           ("plain", 5)])
-def test_resume_reproduces_uninterrupted_training(tmp_path, data_dir, strategy, stop):
+@pytest.mark.parametrize("strategy,stop,extra", [
+    ("wadcl", 5, []), ("dcl", 10, []), ("dcl", 15, []), ("plain", 5, []),
+    # accumulation, parameter groups, validation and averaging keep resuming exact
+    ("wadcl", 5, ["train.accum_steps=2", "optim.lr_scales={backbone: 0.5}",
+                  "optim.no_decay_norm_bias=true", "train.valid_every=2",
+                  "train.average_last=2", "train.ckpt_every=2"])])
+def test_resume_reproduces_uninterrupted_training(tmp_path, data_dir, strategy, stop, extra):
     over = [f"train.strategy={strategy}", "train.steps=10", "dcl.steps=10",
-            "sampler.name=alpha", "data.num_workers=0"]
+            "sampler.name=alpha", "data.num_workers=0"] + extra
+    if "train.valid_every=2" in extra:
+        over.append(f"data.valid_dir={data_dir}")
     full = _make(tmp_path, data_dir, over, "full")
     full.train()
     part = _make(tmp_path, data_dir, over, "part")

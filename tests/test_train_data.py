@@ -17,8 +17,8 @@ import torch
 torch.set_num_threads(1)   # tiny models: threads only contend with each other
 
 from lidtool.errors import DataDirError
-from lidtool.train.data import (ChunkDataset, load_train_data, read_lang2id, repeat_pad,
-                                write_lang2id)
+from lidtool.train.data import ChunkDataset, load_train_data, repeat_pad
+from lidtool.train.labels import read_class_map, write_class_map
 from lidtool.train.samplers import ChunkBatchSampler
 
 
@@ -58,7 +58,7 @@ def test_load_applies_vad_and_drops_short(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         data = load_train_data(d, cmn_window=50, min_frames=20)
     assert "dropped 2 of 7" in caplog.text
-    assert data.langs == ["lang0", "lang1"]
+    assert data.classes == ["lang0", "lang1"]
     assert len(data) == 5 and list(data.class_counts()) == [3, 2]
     raw = kaldiio.load_scp(str(d / "feats.scp"))[data.utts[0]]
     assert data.get(0).shape == (len(raw) - len(raw) // 10, 8)   # unvoiced frames removed
@@ -89,14 +89,14 @@ def test_nothing_left_is_an_error(tmp_path):
 
 
 def test_lang2id_roundtrip_and_errors(tmp_path):
-    write_lang2id(tmp_path / "lang2id", ["fra", "eng"])
-    assert read_lang2id(tmp_path / "lang2id") == ["fra", "eng"]
+    write_class_map(tmp_path / "lang2id", ["fra", "eng"])
+    assert read_class_map(tmp_path / "lang2id") == ["fra", "eng"]
     (tmp_path / "bad").write_text("eng 0\nfra 2\n")
     with pytest.raises(DataDirError, match="without gaps"):
-        read_lang2id(tmp_path / "bad")
+        read_class_map(tmp_path / "bad")
     (tmp_path / "bad2").write_text("eng 0\nfra x\n")
     with pytest.raises(DataDirError) as err:
-        read_lang2id(tmp_path / "bad2")
+        read_class_map(tmp_path / "bad2")
     assert ":2" in str(err.value)
 
 
@@ -174,3 +174,18 @@ def write_tiny_config(path: Path, text: str = TINY_CONFIG) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def test_sampler_seeds_unique_per_name():
+    from lidtool.train.samplers import sampler_seed
+    # the historical offsets (the recipes' numbers depend on them)
+    assert [sampler_seed(3, n) for n in ("main", "random", "balanced", "dcl")] == \
+        [300, 301, 302, 303]
+    names = ["main", "random", "balanced", "dcl", "drop", "adapt", "extra", "ssl"]
+    for seed in (0, 1, 7):
+        seeds = [sampler_seed(seed, n) for n in names]
+        assert len(set(seeds)) == len(seeds)
+    labels = np.repeat(np.arange(3), 10)
+    a, b = (ChunkBatchSampler("random", labels, 8, min_chunk=10, max_chunk=20,
+                              seed=sampler_seed(0, n)) for n in ("drop", "adapt"))
+    assert a.batch(0) != b.batch(0) and a.batch(0) == a.batch(0)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from lidtool.train.checkpoint import load_model
@@ -17,8 +18,17 @@ from test_train_data import make_feats_dir, write_tiny_config
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_torchrun_two_processes(tmp_path):
+# the options of lidtool.train.update / init / validation / averaging under DDP
+NEW_OPTIONS = ["train.accum_steps=2", "model.freeze=[backbone]", "model.freeze_steps=4",
+               "optim.lr_scales={classifier: 2.0}", "train.average_last=2",
+               "train.keep_checkpoints=2", "train.valid_every=20"]
+
+
+@pytest.mark.parametrize("extra", [[], NEW_OPTIONS], ids=["default", "new_options"])
+def test_torchrun_two_processes(tmp_path, extra):
     data_dir = make_feats_dir(tmp_path / "train", counts=(10, 6, 4))
+    if extra:
+        extra = extra + [f"data.valid_dir={data_dir}"]
     conf = write_tiny_config(tmp_path / "c.yaml")
     exp = tmp_path / "exp"
     torchrun = Path(sys.executable).parent / "torchrun"
@@ -28,13 +38,20 @@ def test_torchrun_two_processes(tmp_path):
            "--config", str(conf), "--num-threads", "1", "--device", "cpu",
            "--override", "train.strategy=wadcl", "--override", "wma.enabled=true",
            "--override", "train.steps=40", "--override", "train.ckpt_every=20",
-           str(data_dir), str(exp)]
+           *(a for o in extra for a in ("--override", o)), str(data_dir), str(exp)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path,
                           env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DDP: all 2 ranks hold the same weights (max difference 0)" in proc.stderr
     rows = [json.loads(x) for x in (exp / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 41))        # rank 0 alone writes
+    if extra:
+        # (no accuracy check: final.pt is the mean of the WMA models of steps 20 and 40,
+        # and the WMA model of step 20 of so short a run is still poor)
+        assert [r["step"] for r in rows if "valid_acc" in r] == [20, 40]
+        assert "step 4: unfroze backbone" in proc.stderr
+        assert "mean of the checkpoints at steps 20, 40" in proc.stderr
+        return
     assert rows[-1]["loss"] < rows[0]["loss"]
     assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == \
         ["ckpt-00000020.pt", "ckpt-00000040.pt"]

@@ -62,8 +62,7 @@ def test_wadcl_balanced_branch_gives_backbone_no_gradient(tmp_path, data_dir):
     phi, h_b, h_r = t.model.backbone, t.model.classifier, s.h_r
     before = copy.deepcopy(t.model.state_dict())
     h_r_before = copy.deepcopy(h_r.state_dict())
-    x, y = t.next_batch("balanced")
-    s.balanced_update(x, y)
+    t.update("balanced", s.balanced_loss)
     assert all(p.grad is None for p in phi.parameters())          # no gradient reached phi
     assert all(p.grad is None for p in h_r.parameters())
     assert all(p.grad is not None for p in h_b.parameters())
@@ -75,7 +74,7 @@ def test_wadcl_balanced_branch_gives_backbone_no_gradient(tmp_path, data_dir):
     assert all(torch.equal(v, h_r.state_dict()[k]) for k, v in h_r_before.items())
     # the random branch: phi and h_r learn, h_b does not
     before = copy.deepcopy(t.model.state_dict())
-    s.random_update(*t.next_batch("random"))
+    t.update("random", s.random_loss)
     assert all(p.grad is None for p in h_b.parameters())
     after = t.model.state_dict()
     assert all(torch.equal(before[n], after[n]) for n in before if n.startswith("classifier."))

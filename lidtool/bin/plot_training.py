@@ -4,7 +4,8 @@
 
 Several exp dirs are drawn on the same axes (one line per system and metric). Metrics
 plotted: every `*loss` and `*acc` key of the log (e.g. WADCL's r_loss / loss), smoothed by a
-moving average over --smooth steps.
+moving average over --smooth steps; validation metrics (`valid_loss`, `valid_acc`, logged
+every train.valid_every steps) are drawn unsmoothed with markers.
 """
 from __future__ import annotations
 
@@ -69,8 +70,11 @@ def main(args):
         series = read_log(Path(exp) / "train_log.jsonl")
         for key, (steps, values) in sorted(series.items()):
             ax = ax_loss if key.endswith("loss") else ax_acc
-            ax.plot(steps, smooth(values, args.smooth), label=f"{Path(exp).name} {key}")
-    for ax, title in ((ax_loss, "training loss"), (ax_acc, "training accuracy")):
+            if key.startswith("valid_"):
+                ax.plot(steps, values, "o-", markersize=3, label=f"{Path(exp).name} {key}")
+            else:
+                ax.plot(steps, smooth(values, args.smooth), label=f"{Path(exp).name} {key}")
+    for ax, title in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.set_xlabel("step")
         ax.set_title(title)
         ax.grid(alpha=0.3)

@@ -2,11 +2,13 @@
 
     lidtool train --config conf/resnet_wadcl.yaml [--override train.steps=500 ...] [--mini]
         [--resume auto|none|CKPT] [--feat-config conf/mfcc.conf] [--vad-config conf/vad.conf]
-        [--lang2id FILE] [--device auto|cpu|cuda] DATA_DIR EXP_DIR
+        [--class2id FILE] [--device auto|cpu|cuda] DATA_DIR EXP_DIR
 
-DATA_DIR needs feats.scp and utt2lang (vad.scp is used when present). EXP_DIR gets
-config.yaml, lang2id, train_log.jsonl, checkpoints/ckpt-<step>.pt and final.pt (the model
-inference uses, with the feature/VAD config so `lidtool identify` works on raw audio).
+DATA_DIR needs feats.scp and the label table of `data.label_table` (utt2lang by default;
+utt2spk, ... or none) (vad.scp is used when present). EXP_DIR gets config.yaml, the class
+map (<x>2id of utt2<x>: lang2id, spk2id, ...), train_log.jsonl, checkpoints/ckpt-<step>.pt
+and final.pt (the model inference uses, with the feature/VAD config so `lidtool identify`
+works on raw audio); init_report.json with `model.init`.
 Multi-process: `torchrun --nproc_per_node N -m lidtool.bin.train ...` (gloo on CPU, nccl on
 GPU); train.batch_size is the global batch, split over the processes.
 """
@@ -34,12 +36,14 @@ def add_arguments(p):
                    help="feature config the features were made with (saved in final.pt)")
     p.add_argument("--vad-config", default=None,
                    help="VAD config the vad.scp was made with (saved in final.pt)")
-    p.add_argument("--lang2id", default=None,
-                   help="label map '<lang> <id>' (default: sorted languages of utt2lang)")
+    p.add_argument("--class2id", "--lang2id", dest="class2id", default=None,
+                   help="class map '<class> <id>' (default: sorted values of the label "
+                        "table; --lang2id is the old name)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda[:N]")
     p.add_argument("--num-threads", type=int, default=0,
                    help="torch intra-op threads per process (0: torch's default)")
-    p.add_argument("data_dir", help="training data dir (feats.scp, utt2lang[, vad.scp])")
+    p.add_argument("data_dir", help="training data dir (feats.scp, the label table "
+                   "[, vad.scp])")
     p.add_argument("exp_dir", help="output directory exp/<system>")
 
 
@@ -60,7 +64,8 @@ def main(args):
     from lidtool.train import checkpoint as ckpt_io
     from lidtool.train import distributed as ddp
     from lidtool.train.config import load_config
-    from lidtool.train.data import load_train_data, read_lang2id
+    from lidtool.train.data import load_train_data
+    from lidtool.train.labels import read_class_map
     from lidtool.train.trainer import Trainer
 
     if args.num_threads > 0:
@@ -72,10 +77,11 @@ def main(args):
     if not info.is_main:
         logging.getLogger().setLevel(logging.WARNING)
     try:
-        langs = read_lang2id(args.lang2id) if args.lang2id else None
+        classes = read_class_map(args.class2id) if args.class2id else None
         d = cfg["data"]
-        data = load_train_data(args.data_dir, langs, cmn_window=int(d["cmn_window"]),
-                               min_frames=int(d["min_frames"]), preload=bool(d["preload"]))
+        data = load_train_data(args.data_dir, classes, cmn_window=int(d["cmn_window"]),
+                               min_frames=int(d["min_frames"]), preload=bool(d["preload"]),
+                               label_table=d["label_table"], group_table=d["group_table"])
         features = feature_meta(args.feat_config, args.vad_config, d["cmn_window"])
         trainer = Trainer(cfg, data, args.exp_dir, device=device, dist=info,
                           source=str(args.config), features=features)

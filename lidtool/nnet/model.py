@@ -30,7 +30,9 @@ from lidtool.nnet.resnet import resnet32, resnet34
 from lidtool.nnet.tdnn import etdnn, xvector_tdnn
 
 ENCODERS = {"tdnn": xvector_tdnn, "etdnn": etdnn, "resnet32": resnet32, "resnet34": resnet34}
-MODEL_KEYS = ("name", "hidden", "embedding_layer")
+# model-section keys that are not encoder options (init/freeze*: the trainer's, see
+# lidtool.train.init)
+MODEL_KEYS = ("name", "hidden", "embedding_layer", "init", "freeze", "freeze_steps")
 HEAD_TRAINER_KEYS = ("name", "schedule")   # head-section keys that are not head options
 
 

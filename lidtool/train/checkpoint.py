@@ -4,10 +4,14 @@ exp/<sys>/checkpoints/ckpt-<step>.pt holds: format tag, step, config, model, opt
 scheduler, samplers, strategy state (e.g. WADCL's h_r, DCL's stage), WMA, and the RNG states
 of python, numpy and torch (+ CUDA). `--resume auto` continues from the highest step.
 
-exp/<sys>/final.pt holds what a user needs to run the model on new audio: the config, the
-languages (ids = positions), the feature dimension, the model weights (the WMA model when
-WMA is on) and the feature pipeline (feature and VAD options, CMN window) so that
-`lidtool identify` recomputes features exactly as in training.
+exp/<sys>/final.pt holds what a user needs to run the model on new audio: the artifact's
+`kind` (what the strategy trains: "classifier" for every strategy today), the config, the
+classes (ids = positions) and the table they come from (`label_table`, e.g. utt2lang; such
+files also keep the list under the old key "langs"), the feature dimension, the model
+weights (the WMA model when WMA is on, or the mean of the last checkpoints with
+train.average_last) and the feature pipeline (feature and VAD options, CMN window) so that
+`lidtool identify` recomputes features exactly as in training. `load_model` normalises
+older files (only "langs"): its info always has "classes", "label_table" and "kind".
 
 Files are written atomically (temp file, then rename) and loaded with `weights_only=True`
 (plain containers and tensors only); anything unreadable raises CheckpointError naming the
@@ -35,19 +39,37 @@ def save_file(path, obj: dict) -> None:
         torch.save(obj, tmp)
 
 
-def load_file(path, fmt: str, map_location="cpu") -> dict:
+def _read(path, map_location="cpu"):
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "file does not exist")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:   # torch raises many types for truncated/garbage files
         raise CheckpointError(path, f"cannot read it as a torch file ({type(err).__name__}: "
                               f"{str(err).splitlines()[0][:200] if str(err) else ''})",
                               fix="delete it and resume from an earlier checkpoint") from None
-    if not isinstance(obj, dict) or obj.get("format") != fmt:
+
+
+def load_file(path, fmt: str | tuple[str, ...], map_location="cpu") -> dict:
+    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt)
+    obj = _read(path, map_location)
+    if not isinstance(obj, dict) or obj.get("format") not in formats:
         found = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(path, f"not a {fmt} file (format: {found!r})")
+        raise CheckpointError(path, f"not a {' or '.join(formats)} file (format: {found!r})")
+    return obj
+
+
+def load_weights(path) -> dict:
+    """The model weights of a checkpoint, a model file (final.pt, any artifact kind) or a
+    plain state dict saved with torch.save (a pretrained encoder from elsewhere)."""
+    obj = _read(path)
+    if isinstance(obj, dict) and obj.get("format") in (CKPT_FORMAT, MODEL_FORMAT):
+        obj = obj.get("model")
+    if not isinstance(obj, dict) or not obj or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise CheckpointError(path, "holds no model weights (neither a lidtool checkpoint or "
+                              "model file nor a state dict of tensors)")
     return obj
 
 
@@ -117,25 +139,46 @@ def _tuplify(x):
 
 
 # -- final model ----------------------------------------------------------------------------
-def save_model(path, model: torch.nn.Module, *, config: dict, langs: list[str], feat_dim: int,
-               features: dict) -> None:
-    """Write final.pt; `features` = {"feature_config": dict|None, "vad_config": dict|None,
-    "cmn_window": int}."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_file(path, {"format": MODEL_FORMAT, "version": 1, "config": config,
-                     "langs": list(langs), "feat_dim": int(feat_dim),
-                     "features": features, "model": state})
+def save_model(path, artifact: dict, *, config: dict, classes: list[str], label_table: str,
+               feat_dim: int, features: dict) -> None:
+    """Write final.pt: `artifact` (a strategy's {"kind": ..., "model": state dict, ...}) plus
+    what every artifact needs; `features` = {"feature_config": dict|None,
+    "vad_config": dict|None, "cmn_window": int}."""
+    state = {k: v.detach().cpu() for k, v in artifact["model"].items()}
+    out = {"format": MODEL_FORMAT, "version": 1, "config": config, "classes": list(classes),
+           "label_table": label_table, "feat_dim": int(feat_dim), "features": features,
+           **artifact, "model": state}
+    if label_table == "utt2lang":
+        out["langs"] = list(classes)     # the key of files written before label tables
+    save_file(path, out)
+
+
+def normalise_model_info(path, info: dict) -> dict:
+    """Fill "classes", "label_table" and "kind" of files written before they existed."""
+    if "classes" not in info:
+        if "langs" not in info:
+            raise CheckpointError(path, "model file lacks 'classes'")
+        info["classes"] = list(info["langs"])
+        info["label_table"] = "utt2lang"
+    info.setdefault("label_table", "utt2lang")
+    info.setdefault("kind", "classifier")
+    if info["label_table"] == "utt2lang":
+        info.setdefault("langs", list(info["classes"]))
+    return info
 
 
 def load_model(path, device="cpu"):
-    """Rebuild the network of a final.pt; returns (model in eval mode, info dict)."""
+    """Rebuild the classifier network of a final.pt; returns (model in eval mode, info)."""
     from lidtool.nnet.model import build_model
     info = load_file(path, MODEL_FORMAT)
-    for key in ("config", "langs", "feat_dim", "model"):
+    for key in ("config", "feat_dim", "model"):
         if key not in info:
             raise CheckpointError(path, f"model file lacks '{key}'")
+    info = normalise_model_info(path, info)
+    if info["kind"] != "classifier":
+        raise CheckpointError(path, f"holds a '{info['kind']}', not a classifier network")
     cfg = info["config"]
-    model = build_model(cfg["model"], cfg["head"], info["feat_dim"], len(info["langs"]),
+    model = build_model(cfg["model"], cfg["head"], info["feat_dim"], len(info["classes"]),
                         source=str(path))
     try:
         model.load_state_dict(info["model"])

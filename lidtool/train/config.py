@@ -22,6 +22,16 @@ Strategies (lidtool.train.strategies) register their own sections with `register
 `num_pdfs` file next to it) feed strategies that train a frame-level branch (`multitask`);
 other strategies ignore them. `head.schedule` (a mapping, see lidtool.losses.schedule) makes
 the trainer warm up the head's margin.
+
+Keys whose defaults keep the behaviour of earlier versions (where they are documented):
+  data.label_table   utt2lang | utt2spk | any utt2<x> | none        (lidtool.train.labels)
+  data.group_table   null | utt2<x>: what the samplers group by     (lidtool.train.labels)
+  data.valid_dir     null | a data dir; train.valid_every: null = ckpt_every
+                                                                    (lidtool.train.validation)
+  train.average_last 0 (off) | N <= keep_checkpoints                (lidtool.train.averaging)
+  train.accum_steps  1; train.amp: none | bf16 | fp16               (lidtool.train.update)
+  optim.lr_scales    {}; optim.no_decay_norm_bias: false            (lidtool.train.param_groups)
+  model.init, model.freeze, model.freeze_steps                      (lidtool.train.init)
 """
 from __future__ import annotations
 
@@ -38,13 +48,16 @@ DEFAULTS: dict = {
     "model": OPEN,
     "head": OPEN,
     "data": {"min_chunk": 200, "max_chunk": 400, "min_frames": 50, "cmn_window": 300,
-             "preload": True, "num_workers": 0, "frame_labels": None, "num_phones": None},
+             "preload": True, "num_workers": 0, "frame_labels": None, "num_phones": None,
+             "label_table": "utt2lang", "group_table": None, "valid_dir": None},
     "sampler": {"name": "random", "alpha": 0.5},
     "train": {"strategy": "plain", "steps": 1000, "batch_size": 64, "seed": 0,
               "log_every": 10, "ckpt_every": 500, "keep_checkpoints": 3,
-              "grad_clip": 0.0},
+              "grad_clip": 0.0, "valid_every": None, "average_last": 0, "accum_steps": 1,
+              "amp": "none"},
     "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
-              "nesterov": False, "betas": [0.9, 0.999]},
+              "nesterov": False, "betas": [0.9, 0.999], "lr_scales": {},
+              "no_decay_norm_bias": False},
     "sched": {"name": "step", "decay_every": None, "gamma": 0.1, "warmup_steps": 0,
               "final_lr_scale": 0.0},
     "wma": {"enabled": False, "alpha": 0.99},
@@ -57,6 +70,7 @@ CHOICES = {
     ("sampler", "name"): ("random", "balanced", "alpha"),
     ("optim", "name"): ("sgd", "adam", "adamw"),
     ("sched", "name"): ("constant", "step", "linear", "cosine"),
+    ("train", "amp"): ("none", "bf16", "fp16"),
 }
 
 
@@ -174,10 +188,58 @@ def validate(cfg: dict, source: str) -> None:
         if not isinstance(train[key], int) or train[key] <= 0:
             raise ConfigError(source, f"train.{key} must be a positive integer, "
                               f"got {train[key]!r}")
+    for key in ("accum_steps",):
+        if not _is_int(train[key]) or train[key] <= 0:
+            raise ConfigError(source, f"train.{key} must be a positive integer, "
+                              f"got {train[key]!r}")
+    if train["valid_every"] is not None and (not _is_int(train["valid_every"])
+                                             or train["valid_every"] <= 0):
+        raise ConfigError(source, "train.valid_every must be a positive integer (or null: "
+                          f"every ckpt_every steps), got {train['valid_every']!r}")
+    average = train["average_last"]
+    if not _is_int(average) or average < 0:
+        raise ConfigError(source, f"train.average_last must be an integer >= 0, got {average!r}")
+    if average > int(train["keep_checkpoints"]):
+        raise ConfigError(source, f"train.average_last={average} needs at least that many "
+                          f"checkpoints kept, but train.keep_checkpoints="
+                          f"{train['keep_checkpoints']}",
+                          fix=f"set train.keep_checkpoints >= {average}")
+    _validate_labels(data, source)
+    _validate_optim_groups(cfg["optim"], source)
+    from lidtool.train.init import validate_model_init
+    validate_model_init(cfg["model"], source)
     if not 0.0 <= float(cfg["wma"]["alpha"]) < 1.0:
         raise ConfigError(source, f"wma.alpha must be in [0, 1), got {cfg['wma']['alpha']}")
     if not cfg["model"].get("name"):
         raise ConfigError(source, "model.name is missing")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _validate_labels(data: dict, source: str) -> None:
+    from lidtool.train.labels import NO_LABELS, is_table_name
+    if data["label_table"] != NO_LABELS and not is_table_name(data["label_table"]):
+        raise ConfigError(source, f"data.label_table must be a utt2<x> table of the data dir "
+                          f"(utt2lang, utt2spk, ...) or none, got {data['label_table']!r}")
+    if data["group_table"] is not None and not is_table_name(data["group_table"]):
+        raise ConfigError(source, "data.group_table must be a utt2<x> table of the data dir "
+                          f"or null, got {data['group_table']!r}")
+    if data["valid_dir"] is not None and not isinstance(data["valid_dir"], str):
+        raise ConfigError(source, f"data.valid_dir must be a path, got {data['valid_dir']!r}")
+
+
+def _validate_optim_groups(optim: dict, source: str) -> None:
+    scales = optim["lr_scales"]
+    if not isinstance(scales, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and v >= 0 for k, v in scales.items()):
+        raise ConfigError(source, "optim.lr_scales must map module names to numbers >= 0, "
+                          f"got {scales!r}", fix="e.g. optim.lr_scales={backbone: 0.1}")
+    if not isinstance(optim["no_decay_norm_bias"], bool):
+        raise ConfigError(source, "optim.no_decay_norm_bias must be true or false, got "
+                          f"{optim['no_decay_norm_bias']!r}")
 
 
 def dump_config(cfg: dict) -> str:

@@ -1,4 +1,7 @@
-"""Training data: label maps and a chunk dataset over a data dir's feats.scp (+ vad.scp).
+"""Training data: a chunk dataset over a data dir's feats.scp (+ vad.scp) and its labels.
+
+Labels come from the table `label_table` (lidtool.train.labels: utt2lang by default,
+utt2spk, ... or none); `group_table` optionally gives the samplers another grouping.
 
 Every utterance goes through `lidtool.features.pipeline.prepare_features` (sliding CMN, then
 only the voiced frames of vad.scp are kept; Kaldi's x-vector egs order), exactly as
@@ -20,7 +23,7 @@ lidtool.asr writes them. `attach_frame_labels` checks every count against the fe
 matrix when there is no vad.scp) and keeps the labels of the voiced frames only, i.e. the
 same vad > 0.5 selection as the features (CMN does not change the frame count). The chunk
 dataset then crops and repeat-pads labels and features identically and yields
-(chunk [L, D], language, frame labels [L]). Labels are always held in memory (int32, a
+(chunk [L, D], class id, frame labels [L]). Labels are always held in memory (int32, a
 small fraction of the features' size), also when the features are loaded lazily.
 """
 from __future__ import annotations
@@ -35,47 +38,9 @@ from tqdm import tqdm
 
 from lidtool.data.tables import read_table
 from lidtool.errors import ConfigError, DataDirError, FeatureError
-from lidtool.fileio import atomic_open
+from lidtool.train.labels import read_groups, read_labels
 
 log = logging.getLogger(__name__)
-
-
-# ----------------------------------------------------------------------------- label maps
-def read_lang2id(path) -> list[str]:
-    """Read a `<lang> <id>` file; ids must be 0..N-1, each once. Returns languages by id."""
-    table = read_table(path, require_sorted=False)
-    langs: dict[int, str] = {}
-    for lang, value in table.items():
-        try:
-            idx = int(value)
-        except ValueError:
-            raise table.error(lang, f"id '{value}' of '{lang}' is not an integer") from None
-        if idx in langs:
-            raise table.error(lang, f"id {idx} given to both '{langs[idx]}' and '{lang}'")
-        langs[idx] = lang
-    if sorted(langs) != list(range(len(langs))):
-        raise DataDirError(path, f"ids must be 0..{len(langs) - 1} without gaps, "
-                           f"got {sorted(langs)}")
-    return [langs[i] for i in range(len(langs))]
-
-
-def write_lang2id(path, langs: list[str]) -> None:
-    with atomic_open(path) as f:
-        for i, lang in enumerate(langs):
-            f.write(f"{lang} {i}\n")
-
-
-def labels_from_utt2lang(utt2lang, langs: list[str]) -> dict[str, int]:
-    """Map utterances to ids; a language missing from `langs` is an error at its line."""
-    index = {lang: i for i, lang in enumerate(langs)}
-    out = {}
-    for utt, lang in utt2lang.items():
-        if lang not in index:
-            raise utt2lang.error(utt, f"language '{lang}' of '{utt}' is not in the label map "
-                                 f"({', '.join(langs)})",
-                                 fix="train with a lang2id that lists it, or drop the utterance")
-        out[utt] = index[lang]
-    return out
 
 
 # ----------------------------------------------------------------------------- utterances
@@ -98,9 +63,9 @@ class TrainData:
     """The utterances a training run samples from."""
 
     data_dir: str
-    langs: list[str]
+    classes: list[str]                  # class names by id ([] without labels)
     utts: list[str]
-    labels: np.ndarray                  # int64 [N]
+    labels: np.ndarray                  # int64 [N]; -1 without labels
     lengths: np.ndarray                 # frames after VAD [N]
     feat_dim: int
     cmn_window: int
@@ -109,12 +74,26 @@ class TrainData:
     vad_specs: list = field(default_factory=list)   # (vad_spec, (vad.scp, line)) | None per utt
     frame_labels: list | None = None    # int32 [T] per utterance (voiced frames), if attached
     num_phones: int | None = None       # number of frame-label classes
+    label_table: str = "utt2lang"
+    groups: np.ndarray | None = None    # int64 [N] group ids of `group_table`, if any
+    group_names: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.utts)
 
     def class_counts(self) -> np.ndarray:
-        return np.bincount(self.labels, minlength=len(self.langs))
+        if not self.classes:
+            return np.zeros(0, dtype=np.int64)
+        return np.bincount(self.labels, minlength=len(self.classes))
+
+    def sampler_labels(self) -> tuple[np.ndarray, int]:
+        """(group id per utterance, number of groups) the samplers draw by: the group
+        table's groups if given, else the classes, else one group."""
+        if self.groups is not None:
+            return self.groups, len(self.group_names)
+        if self.classes:
+            return self.labels, len(self.classes)
+        return np.zeros(len(self.utts), dtype=np.int64), 1
 
     def get(self, i: int) -> np.ndarray:
         if self.feats is not None:
@@ -123,27 +102,23 @@ class TrainData:
         return load_prepared(feats_spec, vad_spec, self.cmn_window)
 
 
-def load_train_data(data_dir, langs: list[str] | None = None, *, cmn_window: int = 300,
-                    min_frames: int = 50, preload: bool = True) -> TrainData:
-    """Read feats.scp, vad.scp (optional) and utt2lang of `data_dir`.
+def load_train_data(data_dir, classes: list[str] | None = None, *, cmn_window: int = 300,
+                    min_frames: int = 50, preload: bool = True, label_table: str = "utt2lang",
+                    group_table: str | None = None) -> TrainData:
+    """Read feats.scp, vad.scp (optional), `label_table` and `group_table` of `data_dir`.
 
-    `langs` fixes the label map (ids = positions); by default it is the sorted set of
-    languages in utt2lang.
+    `classes` fixes the label map (ids = positions); by default it is the sorted set of
+    values of `label_table` (none: no classes, every label -1).
     """
     data_dir = Path(data_dir)
     feats_scp = read_table(data_dir / "feats.scp")
-    utt2lang = read_table(data_dir / "utt2lang")
+    classes, label_of = read_labels(data_dir, feats_scp, label_table, classes)
+    group_names, group_of = read_groups(data_dir, feats_scp, group_table)
     vad_scp = read_table(data_dir / "vad.scp") if (data_dir / "vad.scp").is_file() else None
     for utt in feats_scp:
-        if utt not in utt2lang:
-            raise feats_scp.error(utt, f"utterance '{utt}' has no entry in "
-                                  f"{data_dir / 'utt2lang'}", fix="utils/fix_data_dir.sh")
         if vad_scp is not None and utt not in vad_scp:
             raise feats_scp.error(utt, f"utterance '{utt}' has no entry in "
                                   f"{data_dir / 'vad.scp'}", fix="utils/fix_data_dir.sh")
-    if langs is None:
-        langs = sorted(set(utt2lang[u] for u in feats_scp))
-    label_of = labels_from_utt2lang(_subtable(utt2lang, feats_scp), langs)
     utts, labels, lengths, feats, specs, vad_specs = [], [], [], [], [], []
     dropped = []
     feat_dim = None
@@ -183,12 +158,16 @@ def load_train_data(data_dir, langs: list[str] | None = None, *, cmn_window: int
     if not utts:
         raise DataDirError(data_dir / "feats.scp", f"no utterance has at least {min_frames} "
                            "voiced frames", fix="lower data.min_frames or check vad.scp")
-    data = TrainData(str(data_dir), list(langs), utts, np.asarray(labels, dtype=np.int64),
+    data = TrainData(str(data_dir), list(classes), utts, np.asarray(labels, dtype=np.int64),
                      np.asarray(lengths, dtype=np.int64), int(feat_dim), cmn_window,
-                     feats if preload else None, specs, vad_specs)
-    empty = [lang for lang, n in zip(langs, data.class_counts()) if n == 0]
+                     feats if preload else None, specs, vad_specs, label_table=label_table)
+    if group_of is not None:
+        data.groups = np.asarray([group_of[u] for u in utts], dtype=np.int64)
+        data.group_names = group_names
+    empty = [c for c, n in zip(classes, data.class_counts()) if n == 0]
     if empty:
-        log.warning("%s: no training utterances for language(s) %s", data_dir, ", ".join(empty))
+        log.warning("%s: no training utterances for class(es) %s of %s", data_dir,
+                    ", ".join(empty), label_table)
     return data
 
 
@@ -284,14 +263,6 @@ def attach_frame_labels(data: TrainData, ali_scp, num_phones=None,
     log.info("%s: frame labels for %d utterances, %d classes (%d used)", ali_scp,
              len(out), n_classes, int(np.count_nonzero(counts)))
     return data
-
-
-def _subtable(table, keys):
-    sub = type(table)(table.path)
-    for key in keys:
-        sub[key] = table[key]
-        sub.lines[key] = table.lines.get(key)
-    return sub
 
 
 # ----------------------------------------------------------------------------- dataset

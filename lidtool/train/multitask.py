@@ -108,9 +108,7 @@ class MultitaskStrategy(Strategy):
     def train_step(self, step: int) -> dict:
         self.t.model.train()
         self.phone_head.train()
-        loss, metrics = self.losses(*self.t.next_batch_with_frames("main"))
-        self.t.optimize(loss)
-        return metrics
+        return self.t.update("main", self.losses, frames=True)
 
     def state_dict(self) -> dict:
         return {"phone_head": self.phone_head.state_dict()}

@@ -16,14 +16,19 @@ import math
 import torch
 
 from lidtool.errors import ConfigError
+from lidtool.train.param_groups import needs_groups, param_groups
 
 
-def build_optimizer(params, cfg: dict, source: str = "<config>") -> torch.optim.Optimizer:
+def build_optimizer(params, cfg: dict, source: str = "<config>",
+                    names: dict[int, str] | None = None) -> torch.optim.Optimizer:
+    """`names` (id(param) -> model name) serve optim.lr_scales (lidtool.train.param_groups)."""
     params = [p for p in params if p.requires_grad]
     name = cfg["name"]
     lr, wd = float(cfg["lr"]), float(cfg["weight_decay"])
     if lr <= 0:
         raise ConfigError(source, f"optim.lr must be positive, got {lr}")
+    if needs_groups(cfg):
+        params = param_groups(params, names or {}, cfg, source)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=float(cfg["momentum"]),
                                weight_decay=wd, nesterov=bool(cfg["nesterov"]))

@@ -14,12 +14,27 @@ step gives exactly the batches an uninterrupted run would have seen.
 
 Under DDP all ranks build the same global batch and take their own slice of it, so a run
 on N processes sees the same data as a single-process run with the same global batch size.
+
+Each sampler of a run has its own seed (`sampler_seed`): the samplers the strategies have
+always used keep their historical offsets (numbers unchanged); any other name gets an offset
+from its CRC-32 in a range the historical ones never reach, so two samplers with different
+names never draw the same batches (the trainer refuses the improbable CRC collision).
 """
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 
 SAMPLERS = ("random", "balanced", "alpha")
+_FIXED_OFFSETS = {"main": 0, "random": 1, "balanced": 2, "dcl": 3}
+
+
+def sampler_seed(seed: int, name: str) -> int:
+    """The seed of sampler `name` in a run with train.seed `seed` (>= 0)."""
+    if name in _FIXED_OFFSETS:
+        return seed * 100 + _FIXED_OFFSETS[name]
+    return (seed << 40) + (1 << 36) + zlib.crc32(name.encode("utf-8"))
 
 
 class ChunkBatchSampler:

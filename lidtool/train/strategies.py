@@ -21,10 +21,14 @@
 A new method (DropClass, DropAdapt) is one more subclass: override `setup`, `before_step`
 and/or `train_step`, declare its config section in `sections`, and `register_strategy` it.
 `uses_frame_labels = True` makes the trainer load `data.frame_labels` (then use
-`t.next_batch_with_frames(name)`); `provides_aux` lists the aux inputs its forward passes
+`t.update(name, loss_fn, frames=True)`); `provides_aux` lists the aux inputs its forward passes
 give the head (`phone_conf`), checked against the head's `aux_inputs`; `heads()` lists the
 classifier heads whose margin the trainer schedules (`head.schedule`).
-Tools a strategy can use: `t.next_batch(name)`, `t.optimize(loss)`, `t.make_sampler(kind,
+`artifact(weights)` says what final.pt holds (a "kind" and the weights inference loads;
+"classifier" for every strategy here); `needs_classes = False` lets a strategy train
+without a label table (data.label_table: none).
+Tools a strategy can use: `t.update(name, loss_fn)` (one optimiser update on the batch of
+sampler `name`, with gradient accumulation and mixed precision), `t.make_sampler(kind,
 name)`, `t.reset_loaders()`, `t.rebuild_optimizer(params, optim_cfg, sched_cfg, steps)`,
 `t.model.classifier.head.set_active_classes(ids)` and `sampler.restrict(ids)`.
 """
@@ -91,6 +95,7 @@ class Strategy:
     name = "base"
     sections: dict = {}
     uses_frame_labels = False
+    needs_classes = True            # trains a classifier: data.label_table must not be none
     provides_aux: tuple[str, ...] = ()
 
     def __init__(self, trainer):
@@ -126,10 +131,14 @@ class Strategy:
 
     def train_step(self, step: int) -> dict:
         self.t.model.train()
-        x, y = self.t.next_batch("main")
-        loss, metrics = ce_metrics(self.t.model(x, y), y)
-        self.t.optimize(loss)
-        return metrics
+        return self.t.update("main", lambda x, y: ce_metrics(self.t.model(x, y), y))
+
+    # -- what the run writes -------------------------------------------------------------
+    def artifact(self, weights: dict) -> dict:
+        """What final.pt holds besides the run's common entries (config, classes,
+        label_table, feat_dim, features), given the final weights of the model: a "kind"
+        and the "model" state dict that inference loads for that kind."""
+        return {"kind": "classifier", "model": weights}
 
     # -- checkpointing -----------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -191,12 +200,12 @@ class DCLStrategy(Strategy):
         model = self.t.model
         model.backbone.eval()
         model.classifier.train()
-        x, y = self.t.next_batch("dcl")
-        with torch.no_grad():
-            pooled = model.backbone(x)
-        loss, metrics = ce_metrics(model.classifier(pooled, y), y)
-        self.t.optimize(loss)
-        return {**metrics, "stage": 2}
+
+        def loss_fn(x, y):
+            with torch.no_grad():
+                pooled = model.backbone(x)
+            return ce_metrics(model.classifier(pooled, y), y)
+        return {**self.t.update("dcl", loss_fn), "stage": 2}
 
     def samplers(self) -> dict:
         if self.stage == 2:
@@ -238,29 +247,23 @@ class WADCLStrategy(Strategy):
     def heads(self) -> list:
         return [self.t.model.classifier.head, self.h_r.head]
 
-    def random_update(self, x, y) -> dict:
+    def random_loss(self, x, y):
         """phi + h_r on a random batch."""
-        phi = self.t.model.backbone
-        phi.train()
-        self.h_r.train()
-        loss, metrics = ce_metrics(self.h_r(phi(x), y), y, prefix="r_")
-        self.t.optimize(loss)
-        return metrics
+        return ce_metrics(self.h_r(self.t.model.backbone(x), y), y, prefix="r_")
 
-    def balanced_update(self, x, y) -> dict:
+    def balanced_loss(self, x, y):
         """h_b only on a balanced batch; phi is frozen and receives no gradient."""
         phi, h_b = self.t.model.backbone, self.t.model.classifier
-        phi.train()
-        h_b.train()
         with torch.no_grad(), frozen_bn_stats(phi):
             pooled = phi(x)
-        loss, metrics = ce_metrics(h_b(pooled, y), y)
-        self.t.optimize(loss)
-        return metrics
+        return ce_metrics(h_b(pooled, y), y)
 
     def train_step(self, step: int) -> dict:
-        metrics = self.random_update(*self.t.next_batch("random"))
-        metrics.update(self.balanced_update(*self.t.next_batch("balanced")))
+        self.t.model.backbone.train()
+        self.h_r.train()
+        metrics = self.t.update("random", self.random_loss)
+        self.t.model.classifier.train()
+        metrics.update(self.t.update("balanced", self.balanced_loss))
         return metrics
 
     def state_dict(self) -> dict:

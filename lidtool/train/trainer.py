@@ -1,12 +1,16 @@
 """The one training loop behind every DNN system (strategies plug into it).
 
-Per step: strategy.before_step -> margin schedules (`head.schedule`: MarginScheduler.step
-with the number of steps done, on every head of the strategy; the margin is logged as
-`margin`) -> strategy.train_step (batches, forward, backward, optimiser
-steps through `optimize`) -> scheduler step -> BatchNorm buffers averaged over DDP ranks ->
-WMA update -> metrics (averaged over ranks) appended to exp/<sys>/train_log.jsonl ->
-checkpoint every `train.ckpt_every` steps and at the end. At the end final.pt is written
-from the WMA model when WMA is on, else from the model.
+Per step: freeze/unfreeze (`model.freeze`, lidtool.train.init) -> strategy.before_step ->
+margin schedules (`head.schedule`: MarginScheduler.step with the number of steps done, on
+every head of the strategy; the margin is logged as `margin`) -> strategy.train_step
+(each optimiser update goes through `update`: batch, forward, backward, step) -> scheduler
+step -> BatchNorm buffers averaged over DDP ranks -> WMA update -> metrics (averaged over
+ranks) -> validation (`data.valid_dir`, every `train.valid_every` steps) -> a row of
+exp/<sys>/train_log.jsonl -> checkpoint every `train.ckpt_every` steps and at the end. At
+the end final.pt is written from the strategy's artifact of the WMA model when WMA is on,
+else of the model, or of the mean of the last checkpoints (`train.average_last`).
+
+`model.init` (weights of another model) is applied when training starts at step 0.
 
 Only rank 0 writes files, logs and shows the tqdm bar.
 
@@ -33,15 +37,19 @@ from lidtool.losses.schedule import MarginScheduler
 from lidtool.nnet.model import build_model, count_parameters
 from lidtool.train import checkpoint as ckpt_io
 from lidtool.train import distributed as ddp
+from lidtool.train.averaging import average_last, check_average_last
 from lidtool.train.config import dump_config
-from lidtool.train.data import ChunkDataset, TrainData, attach_frame_labels, write_lang2id
+from lidtool.train.data import ChunkDataset, TrainData, attach_frame_labels
+from lidtool.train.init import Freezer, load_init, write_report
+from lidtool.train.labels import class_map_name, write_class_map
 from lidtool.train.optim import build_optimizer, build_scheduler
-from lidtool.train.samplers import ChunkBatchSampler
+from lidtool.train.samplers import ChunkBatchSampler, sampler_seed
 from lidtool.train.strategies import build_strategy, strategy_class
+from lidtool.train.update import Updater
+from lidtool.train.validation import build_validator
 from lidtool.train.wma import WeightMovingAverage
 
 log = logging.getLogger(__name__)
-_SAMPLER_SEEDS = {"main": 0, "random": 1, "balanced": 2, "dcl": 3}
 
 
 def seed_everything(seed: int) -> None:
@@ -61,15 +69,23 @@ class Trainer:
         self.features = features or {"feature_config": None, "vad_config": None,
                                      "cmn_window": data.cmn_window}
         seed_everything(int(cfg["train"]["seed"]))
-        self.model = build_model(cfg["model"], cfg["head"], data.feat_dim, len(data.langs),
+        cls = strategy_class(cfg, source)
+        if cls.needs_classes and not data.classes:
+            raise ConfigError(source, f"train.strategy={cls.name} trains a classifier, but "
+                              "data.label_table is none (no classes)",
+                              fix="set data.label_table (utt2lang, utt2spk, ...)")
+        self.model = build_model(cfg["model"], cfg["head"], data.feat_dim, len(data.classes),
                                  source=source).to(self.device)
         self.broadcast(self.model)
-        self._frame_labels(strategy_class(cfg, source))
+        self._frame_labels(cls)
+        self.freezer = Freezer(self.model, cfg["model"], source)
+        self.updater = Updater(cfg["train"], self.device, self.dist, source)
         self.dataset = ChunkDataset(data)
         self.wma = (WeightMovingAverage(self.model, cfg["wma"]["alpha"])
                     if cfg["wma"]["enabled"] else None)
         self._loaders: dict = {}
         self._samplers: dict = {}
+        self._seed_names: dict = {}
         self.step = 0
         self.strategy = build_strategy(self)
         self.strategy.setup()
@@ -78,6 +94,8 @@ class Trainer:
         self.total_steps = self.strategy.total_steps()
         self.optimizer, self.scheduler = self._make_optimizer(
             self.strategy.parameters(), cfg["optim"], cfg["sched"], int(cfg["train"]["steps"]))
+        check_average_last(cfg["train"], self.total_steps, source)
+        self.validator = build_validator(cfg, data, self.device)
 
     # -- set-up helpers --------------------------------------------------------------------------
     def _frame_labels(self, cls) -> None:
@@ -123,23 +141,37 @@ class Trainer:
         ddp.broadcast_module(module, self.dist)
 
     def make_sampler(self, kind: str, name: str) -> ChunkBatchSampler:
+        """Sampler `name` (its seed is unique to the name) drawing `kind` batches over the
+        data's sampler groups (TrainData.sampler_labels)."""
         c = self.cfg
+        seed = sampler_seed(int(c["train"]["seed"]), name)
+        if self._seed_names.setdefault(seed, name) != name:
+            raise ConfigError(self.source, f"samplers '{name}' and '{self._seed_names[seed]}' "
+                              "would draw the same batches (their seeds collide)",
+                              fix="rename one of them")
+        groups, n_groups = self.data.sampler_labels()
+        batch = int(c["train"]["batch_size"])
+        parts = self.dist.world_size * self.updater.accum
+        if batch % parts:
+            raise ConfigError(self.source, f"train.batch_size {batch} is not divisible by "
+                              f"{self.dist.world_size} process(es) x train.accum_steps "
+                              f"{self.updater.accum}")
         try:
             sampler = ChunkBatchSampler(
-                kind, self.data.labels, int(c["train"]["batch_size"]),
+                kind, groups, batch,
                 min_chunk=c["data"]["min_chunk"], max_chunk=c["data"]["max_chunk"],
-                seed=int(c["train"]["seed"]) * 100 + _SAMPLER_SEEDS.get(name, 9),
-                alpha=float(c["sampler"]["alpha"]), rank=self.dist.rank,
-                world_size=self.dist.world_size, num_classes=len(self.data.langs))
+                seed=seed, alpha=float(c["sampler"]["alpha"]), rank=self.dist.rank,
+                world_size=self.dist.world_size, num_classes=n_groups)
         except ValueError as err:
-            from lidtool.errors import ConfigError
             raise ConfigError(self.source, f"sampler '{name}': {err}") from None
         self._samplers[name] = sampler
         self._loaders.pop(name, None)
         return sampler
 
     def _make_optimizer(self, params, optim_cfg, sched_cfg, steps):
-        optimizer = build_optimizer(params, optim_cfg, self.source)
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        with self.freezer.thawed():
+            optimizer = build_optimizer(params, optim_cfg, self.source, names)
         return optimizer, build_scheduler(optimizer, sched_cfg, steps)
 
     def rebuild_optimizer(self, params, optim_cfg, sched_cfg, steps) -> None:
@@ -174,28 +206,26 @@ class Trainer:
             raise RuntimeError("the training data has no frame labels (data.frame_labels)")
         return tuple(batch)
 
-    def optimize(self, loss: torch.Tensor) -> None:
-        """Backward `loss`, average gradients over ranks, clip, and step the optimiser.
-        Only parameters that received a gradient are updated (and decayed)."""
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        ddp.average_gradients(params, self.dist)
-        clip = float(self.cfg["train"]["grad_clip"] or 0.0)
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], clip)
-        self.optimizer.step()
+    def update(self, name: str, loss_fn, *, frames: bool = False) -> dict:
+        """One optimiser update on the batch of sampler `name` for the current step:
+        `loss_fn(x, y[, frame labels]) -> (loss, metrics)` (lidtool.train.update: gradient
+        accumulation, train.amp, DDP averaging, clipping). Returns the metrics."""
+        batch = self.next_batch_with_frames(name) if frames else self.next_batch(name)
+        return self.updater.run(self.optimizer, batch, loss_fn)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"format": ckpt_io.CKPT_FORMAT, "step": self.step, "config": self.cfg,
-                "langs": self.data.langs, "model": self.model.state_dict(),
+                "classes": self.data.classes, "label_table": self.data.label_table,
+                "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "samplers": {k: s.state_dict() for k, s in self.strategy.samplers().items()},
                 "strategy": self.strategy.state_dict(),
                 "wma": self.wma.state_dict() if self.wma is not None else None,
                 "margin_schedulers": [m.state_dict() for m in self.margin_schedulers],
+                "freeze": self.freezer.state_dict(),
+                "amp_scaler": self.updater.precision.state_dict(),
                 "rng": ckpt_io.rng_state()}
 
     def save_checkpoint(self) -> Path | None:
@@ -208,9 +238,10 @@ class Trainer:
 
     def load_checkpoint(self, path) -> None:
         state = ckpt_io.load_checkpoint(path)
-        if list(state.get("langs", self.data.langs)) != list(self.data.langs):
-            raise CheckpointError(path, f"checkpoint languages {state.get('langs')} differ "
-                                  f"from this run's {self.data.langs}")
+        classes = list(state.get("classes", state.get("langs", self.data.classes)))
+        if classes != list(self.data.classes):
+            raise CheckpointError(path, f"checkpoint classes {classes} differ from this run's "
+                                  f"{self.data.classes} ({self.data.label_table})")
         try:
             self.model.load_state_dict(state["model"])
             self.strategy.load_state_dict(state.get("strategy") or {})
@@ -225,6 +256,9 @@ class Trainer:
             for sched, s_state in zip(self.margin_schedulers,
                                       state.get("margin_schedulers") or []):
                 sched.load_state_dict(s_state)
+            if state.get("freeze") is not None:
+                self.freezer.load_state_dict(state["freeze"])
+            self.updater.precision.load_state_dict(state.get("amp_scaler"))
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(path, f"does not match this run's model/config: "
                                   f"{str(err).splitlines()[0][:300]}",
@@ -241,7 +275,30 @@ class Trainer:
     def _write_run_files(self) -> None:
         self.exp_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.exp_dir / "config.yaml", dump_config(self.cfg))
-        write_lang2id(self.exp_dir / "lang2id", self.data.langs)
+        map_name = class_map_name(self.data.label_table)
+        if map_name is not None:
+            write_class_map(self.exp_dir / map_name, self.data.classes)
+
+    def _apply_init(self) -> None:
+        """model.init at step 0 (a resumed run has the weights in its checkpoint)."""
+        init = self.cfg["model"].get("init")
+        if not init or self.step != 0:
+            return
+        report = load_init(self.model, init, self.source)
+        if self.wma is not None:
+            self.reset_wma()
+        if self.dist.is_main:
+            write_report(self.exp_dir / "init_report.json", report)
+
+    def _logged_lr(self) -> float:
+        group = self.optimizer.param_groups[0]
+        return group["lr"] / group["lr_scale"] if group.get("lr_scale") else group["lr"]
+
+    def final_weights(self) -> dict:
+        n = int(self.cfg["train"]["average_last"])
+        if n > 1:
+            return average_last(self.exp_dir, n, self.step)
+        return self.final_model().state_dict()
 
     def _open_log(self):
         """train_log.jsonl, keeping only lines up to the current step (after a resume)."""
@@ -264,8 +321,11 @@ class Trainer:
         if main:
             self._write_run_files()
             log.info("model %s: %d parameters; strategy %s; %d steps; %d training utterances, "
-                     "%d languages", self.cfg["model"]["name"], count_parameters(self.model),
-                     self.strategy.name, self.total_steps, len(self.data), len(self.data.langs))
+                     "%d classes (%s)", self.cfg["model"]["name"], count_parameters(self.model),
+                     self.strategy.name, self.total_steps, len(self.data),
+                     len(self.data.classes), self.data.label_table)
+        self._apply_init()
+        valid_every = int(cfg["valid_every"] or cfg["ckpt_every"])
         logf = self._open_log() if main else None
         bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step",
                    disable=not main, dynamic_ncols=True,
@@ -274,10 +334,12 @@ class Trainer:
         start = time.time()
         try:
             while self.step < self.total_steps:
+                self.freezer.update(self.step)
                 self.strategy.before_step(self.step)
                 margin = self.step_margins()
-                metrics = {**self.strategy.train_step(self.step), **margin}
-                lr = self.optimizer.param_groups[0]["lr"]
+                with self.freezer.bn_context():
+                    metrics = {**self.strategy.train_step(self.step), **margin}
+                lr = self._logged_lr()
                 self.scheduler.step()
                 for module in self.strategy.modules():
                     ddp.average_buffers(module, self.dist)
@@ -287,6 +349,9 @@ class Trainer:
                 self.step += 1
                 last = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()},
                         "lr": lr, "time": round(time.time() - start, 3)}
+                if self.validator is not None and (self.step % valid_every == 0
+                                                   or self.step == self.total_steps):
+                    last.update(self.validator.evaluate(self.final_model()))
                 if main:
                     logf.write(json.dumps(last) + "\n")
                     logf.flush()
@@ -310,9 +375,10 @@ class Trainer:
             log.info("DDP: all %d ranks hold the same weights (max difference %g)",
                      self.dist.world_size, diff)
         if main:
-            ckpt_io.save_model(self.exp_dir / "final.pt", self.final_model(), config=self.cfg,
-                               langs=self.data.langs, feat_dim=self.data.feat_dim,
-                               features=self.features)
+            ckpt_io.save_model(self.exp_dir / "final.pt",
+                               self.strategy.artifact(self.final_weights()), config=self.cfg,
+                               classes=self.data.classes, label_table=self.data.label_table,
+                               feat_dim=self.data.feat_dim, features=self.features)
             log.info("wrote %s", self.exp_dir / "final.pt")
         ddp.barrier(self.dist)
         return last
