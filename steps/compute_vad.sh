@@ -12,7 +12,7 @@ help_message="usage: $0 [options] <data-dir> [<log-dir> [<vad-dir>]]
  e.g. $0 --nj 8 --cmd \"\$train_cmd\" --vad-config conf/vad.conf data/train exp/make_vad/train mfcc
 Runs 'lidtool compute-vad' per split of <data-dir> through --cmd and merges the results into
 <data-dir>/vad.scp (sorted, atomic). Skips when <log-dir>/compute_vad_<data>.done exists.
-The archives are <vad-dir>/vad_<data>.<run>.JOB.{ark,scp} (<run>: this run's start time): a
+The archives are <vad-dir>/vad_<data>.<run>.JOB.{ark,scp} (<run>: a new number per run): a
 re-run swaps in its vad.scp only when every job succeeded, then deletes the replaced archives.
 The log energy is column 0 of the features (MFCC C0); for fbank/logmel features pass
 --feat-config so the energy is computed from the audio with the same frames.
@@ -51,7 +51,7 @@ opts=()
 [ -n "$vad_config" ] && opts+=(--vad-config "$vad_config")
 [ -n "$feat_config" ] && opts+=(--feat-config "$feat_config")
 # New archives under new names; the current vad.scp stays valid until the swap below.
-run=$(date +%Y%m%d%H%M%S)
+run=$(new_run_id "$vaddir" "vad_$name")
 out=vad_$name.$run
 prune_archives "$vaddir" "vad_$name" "$data/vad.scp"
 trap 'prune_archives "$vaddir" "vad_$name" "$data/vad.scp"' EXIT

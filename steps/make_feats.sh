@@ -11,7 +11,7 @@ write_utt2num_frames=true
 help_message="usage: $0 [options] <data-dir> [<log-dir> [<feat-dir>]]
  e.g. $0 --nj 8 --cmd \"\$train_cmd\" --feat-config conf/mfcc.conf data/train exp/make_feats/train mfcc
 Splits <data-dir> into --nj parts, runs 'lidtool compute-feats' on each through --cmd, writes
-<feat-dir>/raw_<conf>_<data>.<run>.JOB.{ark,scp} (<run>: this run's start time) and merges
+<feat-dir>/raw_<conf>_<data>.<run>.JOB.{ark,scp} (<run>: a new number per run) and merges
 them into <data-dir>/feats.scp and utt2num_frames (sorted, atomic). Skips when
 <log-dir>/make_feats_<conf>_<data>.done exists. A re-extraction writes new archives and
 swaps them in only when every job succeeded: until then the old feats.scp and its archives
@@ -54,7 +54,7 @@ sdata=$data/split$nj
 
 # This run's archives get names of their own, so that the current feats.scp stays readable
 # until the new one replaces it; a failed run's leftovers are removed now or by the next run.
-run=$(date +%Y%m%d%H%M%S)
+run=$(new_run_id "$featdir" "raw_$tag")
 out=raw_$tag.$run
 prune_archives "$featdir" "raw_$tag" "$data/feats.scp"
 trap 'prune_archives "$featdir" "raw_$tag" "$data/feats.scp"' EXIT

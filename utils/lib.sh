@@ -77,6 +77,15 @@ lock_dir() {
     echo "started $(date '+%Y-%m-%d %H:%M:%S') on $(hostname)"; } > "$dir/.lock"
 }
 
+# new_run_id DIR PREFIX: a number (the time) that no DIR/PREFIX.<number>.* file has yet,
+# naming one run's archives so that they never overwrite those of an earlier run
+new_run_id() {
+  local run
+  run=$(date +%s)
+  while compgen -G "$1/$2.$run.*" > /dev/null; do run=$((run + 1)); done
+  echo "$run"
+}
+
 # prune_archives DIR PREFIX [SCP...]: delete DIR/PREFIX.<n>...{ark,scp,utt2num_frames} whose
 # ark no SCP refers to, and leftover temp files of killed jobs (DIR/.PREFIX.*.tmp). Feature
 # steps write each run's archives under new names and call this before a run (stale ones of
