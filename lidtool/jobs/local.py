@@ -10,7 +10,7 @@ MKL/OpenBLAS) to each task; --mem and --gpu are accepted for compatibility with 
 runner and not enforced. Ctrl-C, SIGTERM or SIGHUP (a closed terminal) kills the running
 tasks (their logs end with "killed by SIG...") and starts no new ones. The tasks never
 outlive the runner: on Linux each gets SIGTERM when the runner dies, even by SIGKILL, and
-the runner itself stops its tasks when the script that called it dies.
+the runner itself stops its tasks when the script that called it dies (except under nohup).
 """
 from __future__ import annotations
 
@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # As a program, the runner stops its tasks (SIGTERM handler) when its caller dies.
-    die_with_parent(signal.SIGTERM, os.getppid())
+    # As a program, the runner stops its tasks (SIGTERM handler) when its caller dies,
+    # unless started under nohup (SIGHUP ignored): then it is meant to outlive its shell.
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        die_with_parent(signal.SIGTERM, os.getppid())
     sys.exit(main())

@@ -87,7 +87,8 @@ def write_task_script(path, req: JobRequest, cwd=None, status_dir=None) -> Path:
     q = shlex.quote
     lines = [
         "#!/usr/bin/env bash",
-        f"# Written by lidtool.jobs: {len(req.tasks)} task(s); run as `bash {path.name} TASK [group]`.",
+        f"# Written by lidtool.jobs: {len(req.tasks)} task(s); "
+        f"run as `bash {path.name} TASK [group]`.",
         'task=${1:-${SLURM_ARRAY_TASK_ID:-}}',
         'group=${2:-}',
         f"cd {q(cwd)} || exit 1",
