@@ -1,3 +1,4 @@
+import re
 import subprocess
 from pathlib import Path
 
@@ -131,11 +132,17 @@ STEPS_WITH_CMD = sorted(str(p.relative_to(REPO)) for p in (REPO / "steps").rglob
                         if "--cmd" in p.read_text())
 
 
+def required_args(repo, step) -> int:
+    """How many positional arguments the usage line of `step --help` requires."""
+    usage = subprocess.run([step, "--help"], cwd=repo, capture_output=True,
+                           text=True).stdout.splitlines()[0]
+    return len(re.findall(r"<[^>]+>", re.sub(r"\[.*\]", "", usage.split("[options]", 1)[1])))
+
+
 @pytest.mark.parametrize("step", STEPS_WITH_CMD)
 def test_every_step_with_cmd_refuses_an_empty_one(tmp_path, repo, step):
-    n_args = {"steps/backend_score.sh": 5, "steps/train_ubm.sh": 2,
-              "steps/asr/decode_phone_loop.sh": 4,
-              "steps/asr/train_tri.sh": 4}.get(step, 3)
+    n_args = required_args(repo, step)
+    assert n_args >= 1
     args = [str(tmp_path / f"arg{i}") for i in range(n_args)]
     r = subprocess.run([step, "--cmd", "", *args], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 1 and "--cmd is empty" in r.stderr, (step, r.stderr)
@@ -148,3 +155,9 @@ def test_make_feats_with_empty_cmd_names_the_fix(tiny_data_dir, repo):
     assert r.returncode == 1
     assert "--cmd is empty" in r.stderr and "command not found" not in r.stderr
     assert not (tiny_data_dir / "feats.scp").exists() and not (tiny_data_dir / "log").exists()
+
+
+@pytest.mark.parametrize("step", STEPS_WITH_CMD)
+def test_every_step_with_cmd_checks_it_and_locks_what_it_writes(repo, step):
+    text = (repo / step).read_text()
+    assert 'require_cmd "$cmd"' in text and re.search(r'^lock_dir "\$\w+"$', text, re.M), step
