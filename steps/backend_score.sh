@@ -18,10 +18,12 @@ options:
   --backend-config FILE    YAML with a 'backend' section; empty = defaults (default: '$backend_config')"
 . utils/parse_options.sh
 [ $# -eq 5 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 train=$1; utt2lang=$2; dir=$3; test=$4; scores=$5
 
 for f in "$train" "$utt2lang" "$test"; do [ -f "$f" ] || die "$f does not exist"; done
 mkdir -p "$dir/log"
+lock_dir "$dir"
 if ! is_done "$dir/.done"; then
   write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
   cfg=(); [ -n "$backend_config" ] && cfg=(--config "$backend_config")

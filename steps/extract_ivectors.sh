@@ -17,12 +17,14 @@ options:
   --num-threads N    threads per job (default: $num_threads)"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 data=$1; iedir=$2; dir=$3
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
 [ -f "$data/feats.scp" ] || die "$data/feats.scp does not exist (run the feature stage first)"
 [ -f "$iedir/final.ie" ] || die "$iedir/final.ie does not exist (run steps/train_ivector_extractor.sh)"
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 cfg=(--num-threads "$num_threads")
 [ -f "$iedir/config.yaml" ] && cfg+=(--config "$iedir/config.yaml")

@@ -24,12 +24,14 @@ options:
   --layer NAME       embedding layer: pool|fcN|fcN_out (default: the model's)"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 model=$1; data=$2; dir=$3
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
 [ -f "$model" ] || die "$model does not exist (run steps/train_nnet.sh)"
 [ -f "$data/feats.scp" ] || die "$data/feats.scp does not exist (run the feature stage first)"
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 n_in=$(wc -l < "$data/feats.scp")
 [ "$nj" -le "$n_in" ] || nj=$n_in

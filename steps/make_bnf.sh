@@ -20,6 +20,7 @@ options:
   --device DEV  cpu, cuda... (default $device)"
 . utils/parse_options.sh
 [ $# -ge 3 ] && [ $# -le 4 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 bnfdir=$1; src=${2%/}; dest=${3%/}
 logdir=${4:-$dest/log}
 done_marker=$logdir/make_bnf.done
@@ -33,6 +34,7 @@ fi
 [ "$(cd "$src" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] || \
   die "<src-data> and <dest-data> must differ"
 mkdir -p "$logdir"
+lock_dir "$dest"
 write_rerun_cmd "$logdir" "$0" "${orig_args[@]}"
 lidtool validate-data-dir --need-feats "$src" >/dev/null
 utils/split_data.sh "$src" "$nj"

@@ -11,8 +11,12 @@ write_utt2num_frames=true
 help_message="usage: $0 [options] <data-dir> [<log-dir> [<feat-dir>]]
  e.g. $0 --nj 8 --cmd \"\$train_cmd\" --feat-config conf/mfcc.conf data/train exp/make_feats/train mfcc
 Splits <data-dir> into --nj parts, runs 'lidtool compute-feats' on each through --cmd, writes
-<feat-dir>/raw_<conf>_<data>.JOB.{ark,scp} and merges them into <data-dir>/feats.scp and
-utt2num_frames (sorted, atomic). Skips when <log-dir>/make_feats_<conf>_<data>.done exists.
+<feat-dir>/raw_<conf>_<data>.<run>.JOB.{ark,scp} (<run>: a new number per run) and merges
+them into <data-dir>/feats.scp and utt2num_frames (sorted, atomic). Skips when
+<log-dir>/make_feats_<conf>_<data>.done exists. A re-extraction writes new archives and
+swaps them in only when every job succeeded: until then the old feats.scp and its archives
+stay valid; the replaced archives are deleted after the swap (and vad.scp, which belongs to
+the old features, is moved to <data-dir>/.backup/). One run at a time per data dir (lock).
 <log-dir> defaults to <data-dir>/log, <feat-dir> to <data-dir>/data.
 options:
   --nj N                     number of jobs (default $nj)
@@ -23,6 +27,7 @@ options:
 . utils/parse_options.sh
 
 if [ $# -lt 1 ] || [ $# -gt 3 ]; then echo "$help_message" >&2; exit 1; fi
+require_cmd "$cmd"
 data=${1%/}
 logdir=${2:-$data/log}
 featdir=${3:-$data/data}
@@ -33,54 +38,68 @@ done_marker=$logdir/make_feats_${tag}.done
 
 [ -f "$feat_config" ] || die "feature config '$feat_config' does not exist"
 [ -f "$data/wav.scp" ] || die "$data/wav.scp does not exist (fix: prepare the data dir first)"
+lock_dir "$data"
 if is_done "$done_marker" && [ -f "$data/feats.scp" ]; then
   log "features of $data already made ($done_marker); skipping"
   exit 0
 fi
 mkdir -p "$logdir" "$featdir"
-featdir=$(cd "$featdir" && pwd)    # feats.scp names arks by absolute path, as Kaldi's does
+# feats.scp names arks by absolute, symlink-free path (as the Python writer resolves it)
+featdir=$(cd "$featdir" && pwd -P)
 cp "$feat_config" "$logdir/${tag}.conf"
 
 lidtool validate-data-dir "$data" >/dev/null
 utils/split_data.sh "$data" "$nj"
 sdata=$data/split$nj
 
-rm -f "$featdir"/raw_"$tag".*.ark "$featdir"/raw_"$tag".*.scp "$featdir"/raw_"$tag".*.utt2num_frames
+# This run's archives get names of their own, so that the current feats.scp stays readable
+# until the new one replaces it; a failed run's leftovers are removed now or by the next run.
+run=$(new_run_id "$featdir" "raw_$tag")
+out=raw_$tag.$run
+prune_archives "$featdir" "raw_$tag" "$data/feats.scp"
+trap 'prune_archives "$featdir" "raw_$tag" "$data/feats.scp"' EXIT
 u2nf=""
 if [ "$write_utt2num_frames" = true ]; then u2nf=--write-utt2num-frames; fi
 log "computing $conf_name features of $data in $nj job(s); logs in $logdir/make_feats_${tag}.*.log"
 $cmd JOB=1:"$nj" "$logdir/make_feats_${tag}.JOB.log" \
-  lidtool compute-feats --config "$feat_config" --name "$tag" $u2nf "$sdata/JOB" "$featdir" \
+  lidtool compute-feats --config "$feat_config" --name "$tag.$run" $u2nf "$sdata/JOB" "$featdir" \
   || die "feature extraction failed; see $logdir/make_feats_${tag}.*.log"
 
-# merge_parts SUFFIX OUTPUT: the per-job tables, sorted, checked against utt2spk, atomically
+# merge_parts SUFFIX NAME: the per-job tables, sorted and checked against utt2spk, into the
+# temp file <data-dir>/.NAME.new (renamed at the swap)
 merge_parts() {
-  local suffix=$1 out=$2 tmp n
+  local suffix=$1 tmp=$data/.$2.new n
   for n in $(seq "$nj"); do
-    [ -s "$featdir/raw_$tag.$n.$suffix" ] || \
-      die "job $n left no $featdir/raw_$tag.$n.$suffix; see $logdir/make_feats_${tag}.$n.log"
+    [ -s "$featdir/$out.$n.$suffix" ] || \
+      die "job $n left no $featdir/$out.$n.$suffix; see $logdir/make_feats_${tag}.$n.log"
   done
-  tmp=$(mktemp "$out.XXXXXX")
-  for n in $(seq "$nj"); do cat "$featdir/raw_$tag.$n.$suffix"; done | LC_ALL=C sort -k1,1 > "$tmp"
+  for n in $(seq "$nj"); do cat "$featdir/$out.$n.$suffix"; done | LC_ALL=C sort -k1,1 > "$tmp"
   n=$(wc -l < "$tmp")
   if [ "$n" -ne "$(wc -l < "$data/utt2spk")" ]; then
     rm -f "$tmp"
-    die "$out would have $n lines but $data/utt2spk has $(wc -l < "$data/utt2spk")"
+    die "$data/$2 would have $n lines but $data/utt2spk has $(wc -l < "$data/utt2spk")"
   fi
   chmod 644 "$tmp"
-  mv "$tmp" "$out"
 }
 
-# Old frame-based tables no longer match the new features: keep them aside, as Kaldi does.
+merge_parts scp feats.scp
+if [ "$write_utt2num_frames" = true ]; then merge_parts utt2num_frames utt2num_frames; fi
+# The swap. Old frame-based tables do not match the new features: keep a copy aside, as
+# Kaldi does (vad.scp must be recomputed).
 for f in feats.scp utt2num_frames vad.scp; do
   if [ -f "$data/$f" ]; then
     mkdir -p "$data/.backup"
-    log "moving old $data/$f to $data/.backup/"
-    mv "$data/$f" "$data/.backup/$f"
+    log "keeping a copy of the old $data/$f in $data/.backup/"
+    cp -p "$data/$f" "$data/.backup/$f"
   fi
 done
-merge_parts scp "$data/feats.scp"
-if [ "$write_utt2num_frames" = true ]; then merge_parts utt2num_frames "$data/utt2num_frames"; fi
+rm -f "$data/vad.scp"
+mv "$data/.feats.scp.new" "$data/feats.scp"
+if [ "$write_utt2num_frames" = true ]; then
+  mv "$data/.utt2num_frames.new" "$data/utt2num_frames"
+else
+  rm -f "$data/utt2num_frames"
+fi
 lidtool validate-data-dir --need-feats "$data" >/dev/null
 mark_done "$done_marker"
 log "wrote $data/feats.scp ($(wc -l < "$data/feats.scp") utterances)"

@@ -24,12 +24,14 @@ options:
   --cleanup true|false    remove intermediate extractors at the end (default: $cleanup)"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 data=$1; ubmdir=$2; dir=$3
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
 [ -f "$data/feats.scp" ] || die "$data/feats.scp does not exist (run the feature stage first)"
 [ -f "$ubmdir/final.ubm" ] || die "$ubmdir/final.ubm does not exist (run steps/train_ubm.sh)"
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 
 cfg_in=(); [ -n "$ivector_config" ] && cfg_in=(--config "$ivector_config")

@@ -35,6 +35,7 @@ options:
   --num-threads N      torch threads per process (default: $num_threads)"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 config=$1; data=$2; dir=$3
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
@@ -42,6 +43,7 @@ is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
 [ -f "$data/feats.scp" ] || die "$data/feats.scp does not exist (run the feature stage first)"
 [ -f "$data/utt2lang" ] || die "$data/utt2lang does not exist"
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 
 args=(--config "$config" --resume "$resume" --device "$device" --num-threads "$num_threads")

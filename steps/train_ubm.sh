@@ -25,11 +25,13 @@ options:
   --cleanup true|false    remove intermediate models at the end (default: $cleanup)"
 . utils/parse_options.sh
 [ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 data=$1; dir=$2
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
 [ -f "$data/feats.scp" ] || die "$data/feats.scp does not exist (run the feature stage first)"
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 
 cfg_in=(); [ -n "$ivector_config" ] && cfg_in=(--config "$ivector_config")

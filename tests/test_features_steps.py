@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import soundfile as sf
 
 from lidtool.cli import main as lidtool
 from lidtool.data.datadir import DataDir, validate_data_dir
+from lidtool.errors import FeatureError
 from lidtool.features.extract import FeatureConfig, compute_features
 from lidtool.features.io import read_matrix, read_vector
 
@@ -170,3 +172,120 @@ def test_perturbed_dir_through_make_feats_has_kaldi_frame_counts(tiny_data_dir, 
     for utt in d.utts:
         samples, _ = read_audio(d.wav_scp[utt])
         assert int(d.utt2num_frames[utt]) == 1 + (samples.size - 400) // 160
+
+
+def checksums(*paths):
+    import hashlib
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def arks_of(scp):
+    return sorted({line.split()[1].rsplit(":", 1)[0] for line in scp.read_text().splitlines()})
+
+
+def make_feats_and_vad(repo, data, tmp_path):
+    """steps/make_feats.sh (fbank, 2 jobs) then steps/compute_vad.sh (energy from the audio)."""
+    cfg = repo / "conf_templates" / "features" / "fbank.conf"
+    feat_dir, logs = tmp_path / "fbank", tmp_path / "exp"
+    r = run_step(repo, "steps/make_feats.sh", "--nj", "2", "--feat-config", str(cfg),
+                 str(data), str(logs / "feats"), str(feat_dir))
+    if r.returncode == 0:
+        r = run_step(repo, "steps/compute_vad.sh", "--nj", "2", "--feat-config", str(cfg),
+                     str(data), str(logs / "vad"), str(feat_dir))
+    return r, feat_dir, logs
+
+
+def test_failed_reextraction_leaves_the_data_dir_intact(tiny_data_dir, tmp_path, repo):
+    r, feat_dir, logs = make_feats_and_vad(repo, tiny_data_dir, tmp_path)
+    assert r.returncode == 0, r.stderr
+    tables = [tiny_data_dir / n for n in ("feats.scp", "vad.scp", "utt2num_frames")]
+    arks = [Path(a) for scp in tables[:2] for a in arks_of(scp)]
+    assert len(arks) == 4 and all(a.parent == feat_dir for a in arks)
+    before, files_before = checksums(*tables, *arks), sorted(feat_dir.iterdir())
+    # a re-extraction whose job 2 cannot read its audio
+    wav = Path(DataDir(tiny_data_dir).wav_scp[DataDir(tiny_data_dir).utts[-1]])
+    wav.write_bytes(b"not a wav file")
+    for marker in logs.rglob("*.done"):
+        marker.unlink()
+    r = run_step(repo, "steps/make_feats.sh", "--nj", "2", "--feat-config",
+                 str(repo / "conf_templates" / "features" / "fbank.conf"),
+                 str(tiny_data_dir), str(logs / "feats"), str(feat_dir))
+    assert r.returncode != 0 and "feature extraction failed" in r.stderr
+    r = run_step(repo, "steps/compute_vad.sh", "--nj", "2", "--feat-config",
+                 str(repo / "conf_templates" / "features" / "fbank.conf"),
+                 str(tiny_data_dir), str(logs / "vad"), str(feat_dir))
+    assert r.returncode != 0 and "VAD failed" in r.stderr
+    assert checksums(*tables, *arks) == before
+    # the failed runs' archives (job 1 succeeded) are gone; the old ones are still readable
+    assert sorted(feat_dir.iterdir()) == files_before
+    from lidtool.features.readable import check_readable
+    assert check_readable(validate_data_dir(tiny_data_dir, need_feats=True)) == \
+        {"checked": 6, "dim": 40}
+
+
+def test_successful_rerun_swaps_in_and_leaves_no_stale_archives(tiny_data_dir, tmp_path, repo):
+    r, feat_dir, logs = make_feats_and_vad(repo, tiny_data_dir, tmp_path)
+    assert r.returncode == 0, r.stderr
+    old_arks = arks_of(tiny_data_dir / "feats.scp") + arks_of(tiny_data_dir / "vad.scp")
+    old_feats = (tiny_data_dir / "feats.scp").read_text()
+    # leftovers of a job killed with -9 in some earlier run
+    (feat_dir / ".raw_fbank_tiny.17.2.ark.x1y2.tmp").write_bytes(b"partial")
+    for marker in logs.rglob("*.done"):
+        marker.unlink()
+    r, _, _ = make_feats_and_vad(repo, tiny_data_dir, tmp_path)
+    assert r.returncode == 0, r.stderr
+    new_arks = arks_of(tiny_data_dir / "feats.scp") + arks_of(tiny_data_dir / "vad.scp")
+    assert len(new_arks) == 4 and not set(new_arks) & set(old_arks)
+    assert not any(Path(a).exists() for a in old_arks)
+    # the feature dir holds exactly the new run's ark, scp (and utt2num_frames) per job
+    expected = set()
+    for a in new_arks:
+        base = a[:-len(".ark")]
+        expected |= {a, base + ".scp"} | ({base + ".utt2num_frames"} if "/raw_" in a else set())
+    assert {str(p) for p in feat_dir.iterdir()} == expected
+    assert (tiny_data_dir / ".backup" / "feats.scp").read_text() == old_feats
+    assert not list(tiny_data_dir.glob(".*.new"))
+    d = validate_data_dir(tiny_data_dir, need_feats=True)
+    from lidtool.features.readable import check_readable
+    assert check_readable(d)["checked"] == 6
+
+
+def validate_sh(repo, *args):
+    return run_step(repo, "utils/validate_data_dir.sh", *map(str, args))
+
+
+def test_validate_check_readable_catches_a_truncated_ark(tiny_data_dir, tmp_path, repo):
+    r, feat_dir, _ = make_feats_and_vad(repo, tiny_data_dir, tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = validate_sh(repo, "--check-readable", "all", tiny_data_dir)
+    assert r.returncode == 0 and "6 read, dim 40" in r.stdout, r.stderr
+    ark = Path(arks_of(tiny_data_dir / "feats.scp")[-1])  # job 2: the last 3 utterances
+    ark.write_bytes(ark.read_bytes()[: ark.stat().st_size // 2])
+    assert validate_sh(repo, tiny_data_dir).returncode == 0  # the tables alone look fine
+    r = validate_sh(repo, "--check-readable", "all", tiny_data_dir)
+    assert r.returncode == 1
+    assert f"{tiny_data_dir / 'feats.scp'}:5: cannot read matrix" in r.stderr
+    # a sample of 2 of the first 3 utterances' worth would not see it; all 6 do
+    r = validate_sh(repo, "--check-readable", "6", tiny_data_dir)
+    assert r.returncode == 1 and "feats.scp:5" in r.stderr
+    r = validate_sh(repo, "--check-readable", "x", tiny_data_dir)
+    assert r.returncode != 0 and "'all' or a positive integer" in r.stderr
+
+
+def test_check_readable_catches_wrong_lengths(tiny_data_dir, tmp_path, repo):
+    from lidtool.features.readable import check_readable
+    r, _, _ = make_feats_and_vad(repo, tiny_data_dir, tmp_path)
+    assert r.returncode == 0, r.stderr
+    vad = (tiny_data_dir / "vad.scp").read_text().splitlines()
+    # utterance 2 gets utterance 6's VAD (6 is the longest: 1.0 s against 0.6 s)
+    vad[1] = vad[1].split()[0] + " " + vad[5].split()[1]
+    (tiny_data_dir / "vad.scp").write_text("\n".join(vad) + "\n")
+    with pytest.raises(FeatureError, match=r"vad.scp:2: utterance 'spkA-utt1': VAD has 98 "
+                                           r"frames but its features have 58"):
+        check_readable(DataDir(tiny_data_dir))
+    (tiny_data_dir / "vad.scp").unlink()
+    u2nf = (tiny_data_dir / "utt2num_frames").read_text().replace("spkB-utt3 78", "spkB-utt3 77")
+    (tiny_data_dir / "utt2num_frames").write_text(u2nf)
+    with pytest.raises(FeatureError, match=r"feats.scp:4: utterance 'spkB-utt3' has 78 frames "
+                                           r"but utt2num_frames says 77"):
+        check_readable(DataDir(tiny_data_dir))

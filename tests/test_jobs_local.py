@@ -107,7 +107,7 @@ def test_job_killed_by_a_signal_counts_as_failed(tmp_path):
     assert r.returncode == 1 and "job failed, log is in log/k.log" in r.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signal_kills_running_jobs_and_starts_no_more(tmp_path, sig):
     (tmp_path / "pids").mkdir()
     proc = subprocess.Popen([RUN_LOCAL, "--max-jobs-run", "2", "JOB=1:3", "log/s.JOB.log",
@@ -126,3 +126,86 @@ def test_signal_kills_running_jobs_and_starts_no_more(tmp_path, sig):
             os.kill(pid, 0)
     assert not (tmp_path / "log/s.3.log").exists()
     assert "killed by SIGTERM" in (tmp_path / "log/s.1.log").read_text().splitlines()[-1]
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie that no one has reaped yet counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def started_pids(pid_dir: Path, n: int) -> list[int]:
+    """The pids that n tasks wrote (`$$ $!`: the task's shell and its background sleep)."""
+    deadline = time.monotonic() + 20
+    while len([f for f in pid_dir.iterdir() if f.read_text().endswith("\n")]) < n:
+        assert time.monotonic() < deadline, "the tasks did not start"
+        time.sleep(0.05)
+    pids = [int(p) for f in pid_dir.iterdir() for p in f.read_text().split()]
+    assert len(pids) == 2 * n and all(alive(p) for p in pids)
+    return pids
+
+
+def wait_all_dead(pids: list[int], timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+TASK = 'sleep 60 & echo "$$ $!" > pids/JOB; wait'
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs Linux (/proc, prctl)")
+def test_tasks_die_when_the_runner_is_killed_with_sigkill(tmp_path):
+    (tmp_path / "pids").mkdir()
+    proc = subprocess.Popen([RUN_LOCAL, "JOB=1:2", "log/k.JOB.log", TASK], cwd=tmp_path,
+                            stderr=subprocess.DEVNULL)
+    try:
+        pids = started_pids(tmp_path / "pids", 2)
+        proc.kill()
+        proc.wait(timeout=10)
+        assert wait_all_dead(pids) == []
+        # the task wrappers saw the kernel's signal and ended their logs as for a SIGTERM
+        logs = [tmp_path / f"log/k.{j}.log" for j in (1, 2)]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and \
+                not all("killed by SIGTERM" in log.read_text() for log in logs):
+            time.sleep(0.1)
+        for log in logs:
+            assert "killed by SIGTERM" in log.read_text().splitlines()[-1]
+    finally:
+        proc.kill()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs Linux (/proc, prctl)")
+def test_runner_stops_its_tasks_when_its_caller_is_killed_with_sigkill(tmp_path):
+    (tmp_path / "pids").mkdir()
+    caller = tmp_path / "stage.sh"
+    caller.write_text(f"#!/usr/bin/env bash\n{RUN_LOCAL} JOB=1:2 log/c.JOB.log '{TASK}'\n"
+                      "echo not reached\n")
+    caller.chmod(0o755)
+    proc = subprocess.Popen([str(caller)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        pids = started_pids(tmp_path / "pids", 2)
+        proc.kill()
+        proc.wait(timeout=10)
+        assert wait_all_dead(pids) == []
+    finally:
+        proc.kill()
+
+
+def test_an_ignored_sighup_stays_ignored(tmp_path):
+    """Under nohup the tasks are to survive a closed terminal."""
+    (tmp_path / "pids").mkdir()
+    proc = subprocess.Popen(["nohup", RUN_LOCAL, "JOB=1:1", "log/n.JOB.log",
+                             'echo "$$ $$" > pids/JOB; sleep 1'], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    started_pids(tmp_path / "pids", 1)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Ended (code 0)" in (tmp_path / "log/n.1.log").read_text()

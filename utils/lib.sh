@@ -19,3 +19,88 @@ write_rerun_cmd() {
   mkdir -p "$1"
   { printf '# %s\ncd %q &&' "$(date '+%Y-%m-%d %H:%M:%S')" "$PWD"; printf ' %q' "${@:2}"; echo; } >> "$1/run.cmd"
 }
+
+# check_stage_range STAGE STOP_STAGE LAST_STAGE [FIRST_STAGE=0]: die unless --stage and
+# --stop-stage select at least one of the recipe's stages FIRST_STAGE..LAST_STAGE (a range
+# that selects none would otherwise end "successfully" having run nothing).
+check_stage_range() {
+  local stage=$1 stop=$2 last=$3 first=${4:-0} v
+  for v in "$stage" "$stop" "$last" "$first"; do
+    [[ "$v" =~ ^-?[0-9]+$ ]] || die "stage numbers must be integers, got '$v'"
+  done
+  if [ "$stop" -lt "$stage" ]; then
+    die "--stage $stage --stop-stage $stop selects no stage: --stop-stage is before --stage"
+  fi
+  if [ "$stage" -gt "$last" ] || [ "$stop" -lt "$first" ]; then
+    die "--stage $stage --stop-stage $stop selects no stage: this recipe's stages are" \
+        "$first..$last"
+  fi
+}
+
+# require_cmd "$cmd": die at once when the job runner given with --cmd is empty or not a
+# command (an empty one would run `JOB=1:N log ...` as a command, naming logs never written).
+require_cmd() {
+  local runner
+  read -r runner _ <<< "${1-}" || true
+  if [ -z "$runner" ]; then
+    die "--cmd is empty: pass --cmd utils/run_local.sh (or utils/run_slurm.sh), or" \
+        "'. ./cmd.sh' (and '. ./path.sh') in the recipe first so that --cmd \"\$train_cmd\"" \
+        "has a value"
+  fi
+  command -v "$runner" >/dev/null 2>&1 || \
+    die "--cmd '$1': '$runner' is not a command or an executable file (run from the recipe" \
+        "directory, where utils/ is, or '. ./path.sh' first)"
+}
+
+# lock_dir DIR: make sure no other run writes DIR at the same time. Takes an flock on
+# DIR/.lock, held until this script and every process it started have exited (even when
+# killed with -9: the kernel drops the lock), and records this pid and command line there
+# so that a second run dies at once naming the holder.
+lock_dir() {
+  local dir=$1 holder pid
+  mkdir -p "$dir"
+  # Append mode: the holder's record must survive our opening the file before we lock it.
+  exec {_lock_fd}>>"$dir/.lock"
+  if ! flock -n "$_lock_fd"; then
+    holder=$(cat "$dir/.lock" 2>/dev/null || true)
+    pid=$(sed -n 's/^pid //p' <<< "$holder")
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      pid="$pid (exited; a process it started still holds the lock)"
+    fi
+    die "$dir is in use by another run: pid ${pid:-unknown}," \
+        "command: $(sed -n 's/^command //p' <<< "$holder") (wait for it to finish or kill it;" \
+        "the lock is $dir/.lock)"
+  fi
+  local cmdline
+  cmdline=$(tr '\0' ' ' < "/proc/$$/cmdline" 2>/dev/null) || cmdline=$0
+  { echo "pid $$"; echo "command ${cmdline% }";
+    echo "started $(date '+%Y-%m-%d %H:%M:%S') on $(hostname)"; } > "$dir/.lock"
+}
+
+# new_run_id DIR PREFIX: a number (the time) that no DIR/PREFIX.<number>.* file has yet,
+# naming one run's archives so that they never overwrite those of an earlier run
+new_run_id() {
+  local run
+  run=$(date +%s)
+  while compgen -G "$1/$2.$run.*" > /dev/null; do run=$((run + 1)); done
+  echo "$run"
+}
+
+# prune_archives DIR PREFIX [SCP...]: delete DIR/PREFIX.<n>...{ark,scp,utt2num_frames} whose
+# ark no SCP refers to, and leftover temp files of killed jobs (DIR/.PREFIX.*.tmp). Feature
+# steps write each run's archives under new names and call this before a run (stale ones of
+# a failed run) and after swapping in the new scp (the replaced run's).
+prune_archives() {
+  local dir=$1 prefix=$2 used f
+  used=$(for f in "${@:3}"; do
+           if [ -f "$f" ]; then awk '{sub(/:[0-9]+$/, "", $2); print $2}' "$f"; fi
+         done | sort -u)
+  for f in "$dir/$prefix".[0-9]*; do
+    [ -e "$f" ] || continue
+    grep -qxF -- "${f%.*}.ark" <<< "$used" || rm -f -- "$f"
+  done
+  for f in "$dir/.$prefix".*.tmp; do
+    [ -e "$f" ] && rm -f -- "$f"
+  done
+  return 0
+}

@@ -20,6 +20,8 @@ import os
 
 import torch
 
+from lidtool.jobs.dirlock import lock_dir
+
 log = logging.getLogger("lidtool.train")
 
 
@@ -74,6 +76,8 @@ def main(args):
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = ddp.pick_device(args.device, local_rank)
     info = ddp.init(device)
+    # one trainer per exp dir: a second one (say, a re-run while this runs) fails at once
+    lock = lock_dir(args.exp_dir, ".train.lock") if info.is_main else None
     if not info.is_main:
         logging.getLogger().setLevel(logging.WARNING)
     try:
@@ -98,6 +102,8 @@ def main(args):
         trainer.train()
     finally:
         ddp.finish(info)
+        if lock is not None:
+            lock.release()
     return 0
 
 

@@ -286,7 +286,8 @@ def split_data_dir(path, nj: int, *, per_spk: bool = False) -> list[Path]:
         raise ValueError("nj must be >= 1")
     root = d.path / f"split{nj}{'spk' if per_spk else ''}"
     parts = [root / str(j) for j in range(1, nj + 1)]
-    sources = [p for p in d.path.iterdir() if p.is_file()]
+    # Hidden files (.lock, .backup/, temp tables) are not data: they must not outdate a split.
+    sources = [p for p in d.path.iterdir() if p.is_file() and not p.name.startswith(".")]
     newest = max((p.stat().st_mtime for p in sources), default=0)
     if (root / ".done").is_file() and (root / ".done").stat().st_mtime >= newest and \
             all(p.is_dir() for p in parts):

@@ -1,7 +1,8 @@
 """The bash script that runs one task of a JobRequest and writes its Kaldi-style log.
 
-Both runners use it: the local runner starts `bash SCRIPT TASK` per task, the Slurm batch
-script runs `bash SCRIPT` with the task id taken from SLURM_ARRAY_TASK_ID. Each log looks
+Both runners use it: the local runner starts `bash SCRIPT TASK group` per task (each the
+leader of its own process group, to which the script passes on a stop signal), the Slurm
+batch script runs `bash SCRIPT` with the task id taken from SLURM_ARRAY_TASK_ID. Each log looks
 like run.pl's:
 
     # <command line>
@@ -38,11 +39,26 @@ start=$(date +%s)
   echo "#"
 } > "$log" || { echo "$0: cannot write $log" >&2; exit 1; }
 pid=
-trap 'signal=TERM; [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null' TERM
-trap 'signal=INT; [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null' INT
 signal=
+# stop_command: SIGTERM to the command; a wrapper that leads its process group (the local
+# runner's, which may be signalled alone: by the kernel when the runner dies) sends it to
+# the whole group, reaching every process the command started.
+stop_command() {
+  [ -n "$pid" ] || return 0
+  if [ -n "$group" ]; then
+    trap '' TERM INT HUP
+    kill -TERM -- "-$$" 2>/dev/null
+  else
+    kill -TERM "$pid" 2>/dev/null
+  fi
+  return 0
+}
+trap 'signal=TERM; stop_command' TERM
+trap 'signal=INT; stop_command' INT
+trap 'signal=HUP; stop_command' HUP
 bash -c "$cmd" >> "$log" 2>&1 < /dev/null &
 pid=$!
+[ -z "$signal" ] || stop_command
 wait "$pid"; rc=$?
 while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
 end=$(date +%s)
@@ -71,8 +87,10 @@ def write_task_script(path, req: JobRequest, cwd=None, status_dir=None) -> Path:
     q = shlex.quote
     lines = [
         "#!/usr/bin/env bash",
-        f"# Written by lidtool.jobs: {len(req.tasks)} task(s); run as `bash {path.name} TASK`.",
+        f"# Written by lidtool.jobs: {len(req.tasks)} task(s); "
+        f"run as `bash {path.name} TASK [group]`.",
         'task=${1:-${SLURM_ARRAY_TASK_ID:-}}',
+        'group=${2:-}',
         f"cd {q(cwd)} || exit 1",
         f"threads={req.num_threads}",
         f"threads_env={'1' if 'num-threads' in req.explicit else ''}",

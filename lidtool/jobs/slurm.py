@@ -9,7 +9,7 @@ task writes the Kaldi log (JOB = its SLURM_ARRAY_TASK_ID) and its exit status to
 <logdir>/q/, so the runner needs no Slurm accounting. The runner waits for the array to leave
 the queue, then fails (exit 1) if any task exited non-zero or wrote no status (cancelled,
 out of time or memory, node failure), naming how many failed and the log of the first.
-Ctrl-C or SIGTERM cancels the array job (scancel).
+Ctrl-C, SIGTERM or SIGHUP (unless ignored, as under nohup) cancels the array job (scancel).
 
 Environment: LIDTOOL_SLURM_OPTS extra sbatch options (e.g. "--partition=cpu --time=4:00:00",
 given before the mapped ones, so --mem etc. from the call win); LIDTOOL_SLURM_POLL seconds
@@ -155,7 +155,10 @@ def run_slurm(req: JobRequest, poll: float | None = None, prog: str = PROG) -> s
     qdir = logdir / "q"
     status_dir = qdir / f"{name}.status"
     in_main = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _raise_terminate) if in_main else None
+    # SIGHUP (a closed terminal) cancels the jobs too, unless it is ignored (nohup).
+    stops = [signal.SIGTERM] + ([signal.SIGHUP] if signal.getsignal(signal.SIGHUP)
+                                != signal.SIG_IGN else [])
+    old = {sig: signal.signal(sig, _raise_terminate) for sig in stops} if in_main else {}
     job_id = None
     try:
         job_id = submit(req, qdir, name)
@@ -166,8 +169,8 @@ def run_slurm(req: JobRequest, poll: float | None = None, prog: str = PROG) -> s
             subprocess.run([_tool("scancel"), job_id], capture_output=True)
         raise Interrupted(PROG, signum, f"cancelled Slurm job {job_id or '(not submitted)'}") from None
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     failed = sorted(t for t, rc in status.items() if rc != 0)
     if failed:
         first = failed[0]

@@ -151,7 +151,7 @@ def parse_job_args(argv: list[str], prog: str = "run.pl") -> JobRequest:
 
 
 class Interrupted(LidtoolError):
-    """A runner got SIGINT/SIGTERM and stopped its tasks (`what` says how)."""
+    """A runner got SIGINT/SIGTERM/SIGHUP and stopped its tasks (`what` says how)."""
 
     def __init__(self, prog: str, signum: int, what: str):
         self.signum = signum

@@ -21,6 +21,7 @@ options:
   --acoustic-scale S      acoustic scale (default: $acoustic_scale)"
 . utils/parse_options.sh
 [ $# -eq 4 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 mdir=$1; graph=$2; data=$3; dir=$4
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
@@ -28,6 +29,7 @@ for f in "$mdir/final.mdl" "$graph/HCLG.fst" "$data/feats.scp"; do
   [ -f "$f" ] || die "$f does not exist"
 done
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 utils/split_data.sh "$data" "$nj"
 sdata=$data/split$nj

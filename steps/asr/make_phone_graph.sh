@@ -13,6 +13,7 @@ options:
   --cmd CMD   job runner (default: $cmd)"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 lang=$1; mdir=$2; dir=$3
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
@@ -20,6 +21,7 @@ for f in "$lang/lm_symbols.txt" "$mdir/final.mdl" "$mdir/ali.scp"; do
   [ -f "$f" ] || die "$f does not exist"
 done
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 $cmd "$dir/log/make_graph.log" \
   lidtool asr-make-graph "$lang" "$mdir/final.mdl" "$mdir/ali.scp" "$dir"

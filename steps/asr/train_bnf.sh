@@ -28,6 +28,7 @@ options:
   --extra-opts 'OPTS'     more options for 'lidtool asr-train-bnf' (default: '$extra_opts')"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 data=$1; alidir=$2; dir=$3
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
@@ -35,6 +36,7 @@ for f in "$data/feats.scp" "$alidir/ali.scp" "$alidir/num_pdfs"; do
   [ -f "$f" ] || die "$f does not exist"
 done
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 dev_opt=()
 [ -n "$device" ] && dev_opt=(--device "$device")

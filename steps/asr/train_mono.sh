@@ -23,6 +23,7 @@ options:
   --extra-opts 'OPTS'   more options for 'lidtool asr-train-mono' (default: '$extra_opts')"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 data=$1; lang=$2; dir=$3
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
@@ -30,6 +31,7 @@ for f in "$data/text" "$data/feats.scp" "$lang/lang.json"; do
   [ -f "$f" ] || die "$f does not exist"
 done
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 log "training the monophone system in $dir"
 # shellcheck disable=SC2086

@@ -24,11 +24,13 @@ options:
   --extra-opts 'OPTS'   more options for 'lidtool asr-train-tri' (default: '$extra_opts')"
 . utils/parse_options.sh
 [ $# -eq 4 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 data=$1; lang=$2; mono=$3; dir=$4
 
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
 [ -f "$mono/final.mdl" ] && [ -f "$mono/ali.scp" ] || die "$mono has no final.mdl/ali.scp"
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 if [ ! -f "$dir/0.mdl" ]; then
   log "building the tree ($num_leaves leaves at most)"
