@@ -75,7 +75,8 @@ def main(args):
         langs = read_lang2id(args.lang2id) if args.lang2id else None
         d = cfg["data"]
         data = load_train_data(args.data_dir, langs, cmn_window=int(d["cmn_window"]),
-                               min_frames=int(d["min_frames"]), preload=bool(d["preload"]))
+                               min_frames=int(d["min_frames"]), preload=bool(d["preload"]),
+                               cache_mb=float(d.get("cache_mb", 256)))
         features = feature_meta(args.feat_config, args.vad_config, d["cmn_window"])
         trainer = Trainer(cfg, data, args.exp_dir, device=device, dist=info,
                           source=str(args.config), features=features)

@@ -134,6 +134,7 @@ def load_model(path, device="cpu"):
     for key in ("config", "langs", "feat_dim", "model"):
         if key not in info:
             raise CheckpointError(path, f"model file lacks '{key}'")
+    info.setdefault("classes", info.get("langs"))
     cfg = info["config"]
     model = build_model(cfg["model"], cfg["head"], info["feat_dim"], len(info["langs"]),
                         source=str(path))

@@ -8,7 +8,7 @@ import torch
 
 from lidtool.cli import main as cli
 from lidtool.metrics.scores import read_scores
-from lidtool.train.inference import job_slice
+from lidtool.inference.jobs import job_slice
 from test_train_data import make_feats_dir, write_tiny_config
 
 torch.set_num_threads(1)
