@@ -11,15 +11,17 @@ them see the same frames and report bad input the same way:
     vectors are read: they are small), which lets training stream from a large archive.
 
 `get(utt)` equals `prepare_features(read_matrix(feats), read_vector(vad), cmn_window)`.
+Tables are read with `lidtool.data.tables` (the plain Kaldi table format, no data-dir logic).
 """
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
-from lidtool.data.datadir import DataDir
+from lidtool.data.tables import Table, read_table
 from lidtool.errors import DataDirError, FeatureError
 from lidtool.features.io import read_matrix, read_vector
 from lidtool.features.pipeline import prepare_features
@@ -40,12 +42,15 @@ class FeatureReader:
     def __init__(self, data_dir, *, cmn_window: int = 300, use_vad: bool = True,
                  dim: int | None = None, dim_owner: str = "the model expects",
                  keep_unvoiced: bool = False):
-        self.dir = DataDir(data_dir)
-        self.feats = self.dir.feats_scp
-        if self.feats is None:
-            raise DataDirError(self.dir.file("feats.scp"), "file does not exist",
+        self.path = Path(data_dir)
+        if not self.path.is_dir():
+            raise DataDirError(self.path, "data directory does not exist")
+        if not (self.path / "feats.scp").is_file():
+            raise DataDirError(self.path / "feats.scp", "file does not exist",
                                fix="run the feature stage for this data dir first")
-        self.vad_scp = self.dir.vad_scp if use_vad else None
+        self.feats = read_table(self.path / "feats.scp")
+        self.vad_scp = self._optional("vad.scp") if use_vad else None
+        self._utt2num_frames: Table | None | bool = False     # False: not read yet
         self.cmn_window = int(cmn_window)
         self.dim, self.dim_owner = dim, dim_owner
         self.keep_unvoiced = keep_unvoiced
@@ -61,6 +66,16 @@ class FeatureReader:
 
     def __contains__(self, utt: str) -> bool:
         return utt in self.feats
+
+    def _optional(self, name: str) -> Table | None:
+        path = self.path / name
+        return read_table(path) if path.is_file() else None
+
+    @property
+    def utt2num_frames(self) -> Table | None:
+        if self._utt2num_frames is False:
+            self._utt2num_frames = self._optional("utt2num_frames")
+        return self._utt2num_frames
 
     @property
     def has_vad(self) -> bool:
@@ -104,9 +119,12 @@ class FeatureReader:
     # -- counts without reading matrices --------------------------------------------------------
     def num_frames(self, utt: str) -> int:
         """Frames of the raw matrix: utt2num_frames, else the VAD's length, else the matrix."""
-        u2n = self.dir.utt2num_frames
+        u2n = self.utt2num_frames
         if u2n is not None and utt in u2n:
-            return int(self.dir.numeric("utt2num_frames", utt))
+            try:
+                return int(u2n[utt])
+            except ValueError:
+                raise u2n.error(utt, f"'{u2n[utt]}' is not a frame count") from None
         if self.vad_scp is not None:
             return len(self.vad(utt))
         return self.matrix(utt).shape[0]

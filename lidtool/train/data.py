@@ -115,7 +115,7 @@ class TrainData:
         if len(x) != self.lengths[i]:
             # The count came from utt2num_frames / vad.scp at start-up; the sampler's chunks
             # were planned on it, so a stale table must not pass silently.
-            u2n = self.reader.dir.utt2num_frames
+            u2n = self.reader.utt2num_frames
             path, line = (u2n.where(utt) if u2n is not None and utt in u2n and
                           not self.reader.has_vad else self.reader.where(utt))
             raise FeatureError(path, f"utterance '{utt}' has {len(x)} frames after VAD, but "
