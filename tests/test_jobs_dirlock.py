@@ -3,7 +3,6 @@ their users steps/*.sh and `lidtool train`."""
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest

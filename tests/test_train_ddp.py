@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from lidtool.train.checkpoint import load_model
-from lidtool.train.inference import prepared_utterances, score_utterances
+from lidtool.inference.jobs import prepared_utterances
+from lidtool.inference.scoring import score_utterances
 from test_train_data import make_feats_dir, write_tiny_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,8 @@ from lidtool.errors import ConfigError, DataDirError
 from lidtool.train import checkpoint as ckpt_io
 from lidtool.train.config import load_config
 from lidtool.train.data import load_train_data
-from lidtool.train.inference import prepared_utterances, score_utterances
+from lidtool.inference.jobs import prepared_utterances
+from lidtool.inference.scoring import score_utterances
 from lidtool.train.labels import read_class_map
 from lidtool.train.samplers import ChunkBatchSampler
 from lidtool.train.trainer import Trainer

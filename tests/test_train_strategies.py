@@ -13,7 +13,8 @@ torch.set_num_threads(1)   # tiny models: threads only contend with each other
 from lidtool.train.checkpoint import load_model
 from lidtool.train.config import load_config
 from lidtool.train.data import load_train_data
-from lidtool.train.inference import prepared_utterances, score_utterances
+from lidtool.inference.jobs import prepared_utterances
+from lidtool.inference.scoring import score_utterances
 from lidtool.train.trainer import Trainer
 from test_train_data import make_feats_dir, write_tiny_config
 

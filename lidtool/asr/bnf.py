@@ -38,7 +38,7 @@ from lidtool.data.datadir import DataDir
 from lidtool.data.tables import merge_tables, read_table
 from lidtool.errors import CheckpointError, ConfigError, FeatureError
 from lidtool.features.cmn import sliding_cmn
-from lidtool.features.io import read_matrix
+from lidtool.features.reader import FeatureReader
 from lidtool.fileio import write_text_atomic
 from lidtool.train.checkpoint import load_file, save_file
 
@@ -177,13 +177,11 @@ def load_frame_data(data_dir, ali_scp, cfg: BnfConfig, num_pdfs: int | None = No
     Each ali.scp entry must name an utterance of feats.scp with exactly one label per
     feature frame and labels in [0, num_pdfs); otherwise FeatureError names ali.scp, the line
     and the utterance. Utterances without an alignment (failed ones) are skipped."""
-    d = DataDir(data_dir)
-    if d.feats_scp is None:
-        raise FeatureError(d.file("feats.scp"), "file does not exist",
-                           fix="run steps/make_feats.sh on the data dir")
+    reader = FeatureReader(data_dir, cmn_window=0, use_vad=False,
+                           dim_owner="the first utterance has")
     n_classes = read_num_pdfs(ali_scp, num_pdfs)
     ali = read_table(ali_scp)
-    feats_scp = d.feats_scp
+    feats_scp = reader.feats
     c, chunk = cfg.context, cfg.chunk_frames
     out = FrameData([], [], [], [], 0, n_classes)
     for utt, rx in tqdm(ali.items(), total=len(ali), desc="loading", unit="utt",
@@ -200,22 +198,19 @@ def load_frame_data(data_dir, ali_scp, cfg: BnfConfig, num_pdfs: int | None = No
         if lab.ndim != 1 or lab.dtype.kind not in "iu":
             raise FeatureError(ali_scp, f"the alignment of '{utt}' is not an integer vector "
                                f"(dtype {lab.dtype}, shape {lab.shape})", line=line)
-        x = read_matrix(feats_scp[utt], where=feats_scp.where(utt))
+        x = reader.matrix(utt)
         if len(lab) != x.shape[0]:
             raise FeatureError(ali_scp, f"utterance '{utt}' has {len(lab)} frame labels but "
                                f"{x.shape[0]} feature frames in {feats_scp.path}", line=line,
                                fix="re-align with the features of this data dir")
         if x.shape[0] == 0:
             continue
-        if out.feat_dim and x.shape[1] != out.feat_dim:
-            raise FeatureError(feats_scp.path, f"utterance '{utt}' has dimension {x.shape[1]}, "
-                               f"others {out.feat_dim}", line=feats_scp.lines[utt])
         if int(lab.min()) < 0 or int(lab.max()) >= n_classes:
             bad = int(lab.min()) if int(lab.min()) < 0 else int(lab.max())
             raise FeatureError(ali_scp, f"utterance '{utt}' has label {bad} outside "
                                f"[0, {n_classes})", line=line,
                                fix="use the num_pdfs of the model that wrote ali.scp")
-        out.feat_dim = x.shape[1]
+        out.feat_dim = reader.dim = x.shape[1]   # later matrices must have it
         t = x.shape[0]
         x = sliding_cmn(x, window=cfg.cmn_window)
         extra = max(chunk - t, 0)
@@ -473,16 +468,12 @@ def write_bnf_arks(model: BnfModel, src_dir, ark_dir, name: str, job: int | str 
     and .utt2num_frames (each atomic). Returns (scp path, utt -> frames)."""
     from lidtool.data.tables import write_table
     from lidtool.features.io import ArkScpWriter
-    d = DataDir(src_dir)
-    if d.feats_scp is None:
-        raise FeatureError(d.file("feats.scp"), "file does not exist",
-                           fix="run steps/make_feats.sh on the source data dir")
+    reader = FeatureReader(src_dir, cmn_window=0, use_vad=False)
     frames: dict[str, int] = {}
-    scp = d.feats_scp
     with ArkScpWriter(ark_dir, name, job, prefix="bnf") as writer:
-        for utt in tqdm(sorted(scp), desc=f"bnf {name}.{job}", unit="utt", mininterval=5):
-            where = scp.where(utt)
-            y = model.extract(read_matrix(scp[utt], where=where), where=where)
+        for utt in tqdm(sorted(reader.utts), desc=f"bnf {name}.{job}", unit="utt",
+                        mininterval=5):
+            y = model.extract(reader.matrix(utt), where=reader.where(utt))
             writer.write(utt, y)
             frames[utt] = y.shape[0]
         write_table(writer.ark.with_suffix(".utt2num_frames"), frames)

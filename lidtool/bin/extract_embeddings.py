@@ -12,7 +12,7 @@ import logging
 
 import torch
 
-from lidtool.train.inference import add_job_arguments
+from lidtool.inference.jobs import add_job_arguments
 
 log = logging.getLogger("lidtool.extract_embeddings")
 
@@ -27,7 +27,8 @@ def add_arguments(p):
 def main(args):
     from lidtool.errors import ConfigError
     from lidtool.features.io import ArkScpWriter, split_job
-    from lidtool.train.inference import embed_utterances, open_job
+    from lidtool.inference.jobs import open_job
+    from lidtool.inference.scoring import embed_utterances
 
     model, info, device, items = open_job(args)
     layer = args.layer or model.embedding_layer

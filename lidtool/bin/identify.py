@@ -25,13 +25,14 @@ def add_arguments(p):
 def identify(model, info, path: str, device, model_path: str) -> list[tuple[str, float]]:
     """[(language, probability)] sorted best first for one audio file."""
     from lidtool.data.audio import read_audio
-    from lidtool.train.inference import features_from_audio, forward_utterance
+    from lidtool.inference.audio import features_from_audio
+    from lidtool.inference.scoring import forward_utterance
     samples, sr = read_audio(path, where=(path, None))
     feats = features_from_audio(samples, sr, info.get("features"), where=(path, None),
                                 model_path=model_path)
     probs = np.exp(forward_utterance(model, feats, device))
     order = np.argsort(-probs)
-    return [(info["langs"][i], float(probs[i])) for i in order]
+    return [(info["classes"][i], float(probs[i])) for i in order]
 
 
 def main(args):

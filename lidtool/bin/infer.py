@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from lidtool.train.inference import add_job_arguments
+from lidtool.inference.jobs import add_job_arguments
 
 log = logging.getLogger("lidtool.infer")
 
@@ -26,12 +26,13 @@ def write_score_file(path, utts, langs, matrix) -> None:
 
 
 def main(args):
-    from lidtool.train.inference import open_job, score_utterances
+    from lidtool.inference.jobs import open_job
+    from lidtool.inference.scoring import score_utterances
 
     model, info, device, items = open_job(args)
     utts, matrix = score_utterances(model, items, device, desc=f"infer {args.job}/{args.nj}")
-    write_score_file(args.scores, utts, info["langs"], matrix.reshape(len(utts), -1))
-    log.info("scored %d utterances x %d languages -> %s", len(utts), len(info["langs"]),
+    write_score_file(args.scores, utts, info["classes"], matrix.reshape(len(utts), -1))
+    log.info("scored %d utterances x %d languages -> %s", len(utts), len(info["classes"]),
              args.scores)
 
 

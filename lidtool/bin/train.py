@@ -85,7 +85,8 @@ def main(args):
         d = cfg["data"]
         data = load_train_data(args.data_dir, classes, cmn_window=int(d["cmn_window"]),
                                min_frames=int(d["min_frames"]), preload=bool(d["preload"]),
-                               label_table=d["label_table"], group_table=d["group_table"])
+                               label_table=d["label_table"], group_table=d["group_table"],
+                               cache_mb=float(d["cache_mb"]))
         features = feature_meta(args.feat_config, args.vad_config, d["cmn_window"])
         trainer = Trainer(cfg, data, args.exp_dir, device=device, dist=info,
                           source=str(args.config), features=features)

@@ -6,5 +6,7 @@ io        read_matrix / read_vector (NaN-checked), ArkScpWriter (atomic per-job 
 cmn       sliding_cmn (apply-cmvn-sliding)
 vad       VadConfig, compute_vad (compute-vad)
 pipeline  prepare_features: sliding CMN then voiced frames
+reader    FeatureReader: prepared features of a data dir (feats.scp + vad.scp), frame counts
+          from utt2num_frames / vad.scp; PreparedCache (bounded LRU)
 perturb   speed / volume perturbation of data dirs
 """

@@ -8,17 +8,14 @@ so that statistics are accumulated with large matrix products yet bounded memory
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from lidtool.data.tables import read_table
-from lidtool.errors import DataDirError, FeatureError
-from lidtool.features.io import read_matrix, read_vector
-from lidtool.features.pipeline import prepare_features
+from lidtool.errors import FeatureError
+from lidtool.features.reader import FeatureReader
 
 
 @dataclass
@@ -31,45 +28,17 @@ class Chunk:
 def iter_utterance_features(data_dir, *, dim: int | None = None, cmn_window: int = 300,
                             use_vad: bool = True, progress: str | None = None
                             ) -> Iterator[tuple[str, np.ndarray]]:
-    """Yield (utt, float32 [T, D]) in feats.scp order; errors name feats.scp/vad.scp and line.
+    """Yield (utt, float32 [T, D]) in feats.scp order (`lidtool.features.reader`); errors
+    name feats.scp/vad.scp and line.
 
     `progress`: a description for a tqdm bar on stderr (shown when stderr is a terminal).
     """
-    data_dir = Path(data_dir)
-    feats_path = data_dir / "feats.scp"
-    if not feats_path.is_file():
-        raise DataDirError(feats_path, "file does not exist",
-                           fix="run the feature stage for this data dir first")
-    feats = read_table(feats_path)
-    vad = None
-    if use_vad:
-        vad_path = data_dir / "vad.scp"
-        if vad_path.is_file():
-            vad = read_table(vad_path)
-    items = feats.items()
+    reader = FeatureReader(data_dir, cmn_window=cmn_window, use_vad=use_vad, dim=dim)
+    utts = reader.utts
     if progress:
-        items = tqdm(items, total=len(feats), desc=progress, unit="utt", disable=None)
-    for utt, spec in items:
-        line = feats.lines[utt]
-        mat = read_matrix(spec, where=(str(feats_path), line))
-        if mat.ndim != 2 or mat.shape[0] == 0:
-            raise FeatureError(feats_path, f"utterance '{utt}' has no frames", line=line,
-                               fix="remove it from the data dir (utils/fix_data_dir.sh)")
-        if dim is not None and mat.shape[1] != dim:
-            raise FeatureError(feats_path, f"utterance '{utt}' has feature dimension "
-                               f"{mat.shape[1]}, the model expects {dim}", line=line,
-                               fix="use the features the UBM was trained on")
-        decisions = None
-        if vad is not None:
-            if utt not in vad:
-                raise DataDirError(vad.path, f"no VAD entry for utterance '{utt}'",
-                                   fix="recompute VAD or utils/fix_data_dir.sh")
-            where = (vad.path, vad.lines[utt])
-            decisions = read_vector(vad[utt], where=where)
-        else:
-            where = (str(feats_path), line)
-        x = prepare_features(mat, vad=decisions, cmn_window=cmn_window, utt=utt, where=where)
-        yield utt, np.asarray(x, dtype=np.float32)
+        utts = tqdm(utts, total=len(utts), desc=progress, unit="utt", disable=None)
+    for utt in utts:
+        yield utt, reader.get(utt)
 
 
 def chunk_utterances(utterances: Iterable[tuple[str, np.ndarray]],

@@ -3,9 +3,12 @@
 Labels come from the table `label_table` (lidtool.train.labels: utt2lang by default,
 utt2spk, ... or none); `group_table` optionally gives the samplers another grouping.
 
-Every utterance goes through `lidtool.features.pipeline.prepare_features` (sliding CMN, then
+Every utterance goes through `lidtool.features.reader.FeatureReader` (sliding CMN, then
 only the voiced frames of vad.scp are kept; Kaldi's x-vector egs order), exactly as
 inference does, so training chunks and test utterances see the same normalisation.
+Without `data.preload` the features stream from disk: start-up reads only frame counts
+(utt2num_frames / vad.scp) and one matrix, and a bounded cache (`data.cache_mb`) holds the
+recently used prepared utterances; the batches are the same as with preloading.
 
 Short utterances (documented rule, `data.min_frames` and the chunk length):
   - fewer than `min_frames` frames after VAD: dropped; the count and the first ids are
@@ -39,25 +42,12 @@ from tqdm import tqdm
 from lidtool.data.tables import read_table
 from lidtool.errors import ConfigError, DataDirError, FeatureError
 from lidtool.train.labels import read_groups, read_labels
+from lidtool.features.reader import FeatureReader, PreparedCache
 
 log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- utterances
-def load_prepared(feats_spec: str, vad_spec: str | None, cmn_window: int,
-                  where: tuple[str, int | None] = ("feats.scp", None),
-                  utt: str | None = None, min_frames: int = 0) -> np.ndarray:
-    """Features of one utterance after sliding CMN and VAD: float32 [T, D].
-    `where` = (feats.scp, line) of the entry, named in errors."""
-    from lidtool.features.io import read_matrix, read_vector
-    from lidtool.features.pipeline import prepare_features
-    feats = read_matrix(feats_spec, where=where)
-    vad = read_vector(vad_spec, where=where) if vad_spec is not None else None
-    return np.ascontiguousarray(prepare_features(feats, vad, cmn_window=cmn_window, utt=utt,
-                                                 min_frames=min_frames, where=where),
-                                dtype=np.float32)
-
-
 @dataclass
 class TrainData:
     """The utterances a training run samples from."""
@@ -70,13 +60,14 @@ class TrainData:
     feat_dim: int
     cmn_window: int
     feats: list | None = None           # prepared arrays when preloaded
-    specs: list = field(default_factory=list)   # (feats_spec, vad_spec) when not preloaded
+    reader: FeatureReader | None = None     # reads the features when not preloaded
     vad_specs: list = field(default_factory=list)   # (vad_spec, (vad.scp, line)) | None per utt
     frame_labels: list | None = None    # int32 [T] per utterance (voiced frames), if attached
     num_phones: int | None = None       # number of frame-label classes
     label_table: str = "utt2lang"
     groups: np.ndarray | None = None    # int64 [N] group ids of `group_table`, if any
     group_names: list[str] | None = None
+    cache: PreparedCache | None = None  # recently used prepared utterances when streaming
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -98,59 +89,64 @@ class TrainData:
     def get(self, i: int) -> np.ndarray:
         if self.feats is not None:
             return self.feats[i]
-        feats_spec, vad_spec = self.specs[i]
-        return load_prepared(feats_spec, vad_spec, self.cmn_window)
+        utt = self.utts[i]
+        x = self.cache.get(utt) if self.cache is not None else self.reader.get(utt, min_frames=0)
+        if len(x) != self.lengths[i]:
+            # The count came from utt2num_frames / vad.scp at start-up; the sampler's chunks
+            # were planned on it, so a stale table must not pass silently.
+            u2n = self.reader.utt2num_frames
+            path, line = (u2n.where(utt) if u2n is not None and utt in u2n and
+                          not self.reader.has_vad else self.reader.where(utt))
+            raise FeatureError(path, f"utterance '{utt}' has {len(x)} frames after VAD, but "
+                               f"{int(self.lengths[i])} were counted when training started",
+                               line=line, fix="recompute utt2num_frames (utils/fix_data_dir.sh)"
+                               " or train with data.preload=true")
+        return x
 
 
 def load_train_data(data_dir, classes: list[str] | None = None, *, cmn_window: int = 300,
                     min_frames: int = 50, preload: bool = True, label_table: str = "utt2lang",
-                    group_table: str | None = None) -> TrainData:
+                    group_table: str | None = None, cache_mb: float = 256) -> TrainData:
     """Read feats.scp, vad.scp (optional), `label_table` and `group_table` of `data_dir`.
 
     `classes` fixes the label map (ids = positions); by default it is the sorted set of
-    values of `label_table` (none: no classes, every label -1).
+    values of `label_table` (none: no classes, every label -1). `preload` keeps every
+    prepared utterance in memory; otherwise only the frame counts are read at start
+    (utt2num_frames / vad.scp, see `lidtool.features.reader`) and the features are read when
+    a chunk needs them, keeping up to `cache_mb` MB of recently used prepared utterances
+    (the batches are identical).
     """
+    if not cache_mb >= 0:
+        raise ConfigError("data.cache_mb", f"must be a number >= 0, got {cache_mb!r}")
     data_dir = Path(data_dir)
-    feats_scp = read_table(data_dir / "feats.scp")
+    reader = FeatureReader(data_dir, cmn_window=cmn_window, dim_owner="the first utterance has")
+    feats_scp = reader.feats
     classes, label_of = read_labels(data_dir, feats_scp, label_table, classes)
     group_names, group_of = read_groups(data_dir, feats_scp, group_table)
-    vad_scp = read_table(data_dir / "vad.scp") if (data_dir / "vad.scp").is_file() else None
-    for utt in feats_scp:
-        if vad_scp is not None and utt not in vad_scp:
-            raise feats_scp.error(utt, f"utterance '{utt}' has no entry in "
-                                  f"{data_dir / 'vad.scp'}", fix="utils/fix_data_dir.sh")
-    utts, labels, lengths, feats, specs, vad_specs = [], [], [], [], [], []
+    if reader.has_vad:
+        for utt in feats_scp:
+            reader.vad_where(utt)
+    if feats_scp:
+        reader.dim = reader.feat_dim
+    utts, labels, lengths, feats, vad_specs = [], [], [], [], []
     dropped = []
-    feat_dim = None
     for utt in tqdm(list(feats_scp), desc=f"loading {data_dir.name}", unit="utt",
                     disable=not log.isEnabledFor(logging.INFO) or len(feats_scp) < 200):
-        vad_spec = vad_scp[utt] if vad_scp is not None else None
         if preload:
-            mat = load_prepared(feats_scp[utt], vad_spec, cmn_window,
-                                where=feats_scp.where(utt), utt=utt)
-            n, dim = mat.shape
+            mat = reader.get(utt, min_frames=0)
+            n = len(mat)
         else:
-            from lidtool.features.io import read_matrix, read_vector
-            mat = read_matrix(feats_scp[utt], where=feats_scp.where(utt))
-            n, dim = mat.shape
-            if vad_spec is not None:
-                n = int(np.sum(read_vector(vad_spec, where=vad_scp.where(utt)) > 0.5))
-        if feat_dim is None:
-            feat_dim = dim
-        elif dim != feat_dim:
-            raise feats_scp.error(utt, f"feature dim {dim} differs from the first utterance's "
-                                  f"{feat_dim}")
+            n = reader.num_voiced(utt)
         if n < min_frames:
             dropped.append((utt, n))
             continue
         utts.append(utt)
         labels.append(label_of[utt])
         lengths.append(n)
-        vad_specs.append((vad_spec, vad_scp.where(utt)) if vad_spec is not None else None)
+        vad_specs.append((reader.vad_scp[utt], reader.vad_where(utt)) if reader.has_vad
+                         else None)
         if preload:
             feats.append(mat)
-        else:
-            specs.append((feats_scp[utt], vad_spec))
     if dropped:
         log.warning("%s: dropped %d of %d utterances with fewer than %d voiced frames "
                     "(data.min_frames), e.g. %s", data_dir, len(dropped), len(feats_scp),
@@ -158,9 +154,11 @@ def load_train_data(data_dir, classes: list[str] | None = None, *, cmn_window: i
     if not utts:
         raise DataDirError(data_dir / "feats.scp", f"no utterance has at least {min_frames} "
                            "voiced frames", fix="lower data.min_frames or check vad.scp")
+    cache = None if preload else PreparedCache(reader, int(cache_mb * 2 ** 20), min_frames=0)
     data = TrainData(str(data_dir), list(classes), utts, np.asarray(labels, dtype=np.int64),
-                     np.asarray(lengths, dtype=np.int64), int(feat_dim), cmn_window,
-                     feats if preload else None, specs, vad_specs, label_table=label_table)
+                     np.asarray(lengths, dtype=np.int64), int(reader.dim), cmn_window,
+                     feats if preload else None, None if preload else reader, vad_specs,
+                     label_table=label_table, cache=cache)
     if group_of is not None:
         data.groups = np.asarray([group_of[u] for u in utts], dtype=np.int64)
         data.group_names = group_names

@@ -8,7 +8,7 @@ import torch
 
 from lidtool.cli import main as cli
 from lidtool.metrics.scores import read_scores
-from lidtool.train.inference import job_slice
+from lidtool.inference.jobs import job_slice
 from test_train_data import make_feats_dir, write_tiny_config
 
 torch.set_num_threads(1)
@@ -70,3 +70,28 @@ def test_plot_training(trained, capsys):
     (root / "bad" / "train_log.jsonl").write_text('{"step": 1, "loss": 1.0}\nnot json\n')
     assert cli(["plot-training", str(root / "bad")]) == 1
     assert "train_log.jsonl:2" in capsys.readouterr().err
+
+
+def test_model_classes_and_silent_utterance(trained, tmp_path):
+    """load_model gives info["classes"]; an all-silent test utterance is scored on all its
+    frames (the prepared features equal the CMN'd raw matrix)."""
+    import shutil
+
+    from lidtool.features.cmn import sliding_cmn
+    from lidtool.inference.jobs import prepared_utterances
+    from lidtool.train.checkpoint import load_model
+    root, test, model = trained
+    assert load_model(model)[1]["classes"] == ["lang0", "lang1", "lang2"]
+    silent = tmp_path / "silent"
+    shutil.copytree(test, silent)
+    vads = dict(kaldiio.load_scp(str(silent / "vad.scp")))
+    utt = sorted(vads)[1]
+    vads[utt] = np.zeros_like(vads[utt])
+    kaldiio.save_ark(str(silent / "vad2.ark"), dict(sorted(vads.items())),
+                     scp=str(silent / "vad.scp"))
+    raw = kaldiio.load_scp(str(silent / "feats.scp"))[utt]
+    got = dict(prepared_utterances(silent, 50, nj=6, job=1))
+    assert list(got) == sorted(vads)[:2]
+    assert np.array_equal(got[utt], sliding_cmn(raw, window=50))
+    assert cli(["infer", str(model), str(silent), str(tmp_path / "scores")]) == 0
+    assert utt in read_scores(tmp_path / "scores").utts

@@ -1,0 +1,54 @@
+"""One inference job over a data dir: its share of the utterances, their prepared features,
+and the command-line options that `lidtool infer` and `extract-embeddings` share.
+
+Features come from `lidtool.features.reader.FeatureReader` (as in training); an utterance
+whose VAD marks no frame as voiced is scored on all its frames with a warning, because a
+score file must cover every utterance.
+"""
+from __future__ import annotations
+
+import torch
+
+from lidtool.features.reader import FeatureReader
+
+
+def job_slice(utts: list[str], nj: int, job: int) -> list[str]:
+    """Contiguous block `job` (1-based) of `nj` blocks of the sorted utterance list."""
+    if not 1 <= job <= nj:
+        raise ValueError(f"job {job} is not in 1..{nj}")
+    n = len(utts)
+    return utts[(job - 1) * n // nj: job * n // nj]
+
+
+def prepared_utterances(data_dir, cmn_window: int, utts: list[str] | None = None,
+                        nj: int = 1, job: int = 1):
+    """A lazy iterator of (utt, prepared features [T, D]) for `utts` (default: the `job`-th
+    of `nj` blocks of `data_dir`/feats.scp). The tables are read (and checked) now."""
+    reader = FeatureReader(data_dir, cmn_window=cmn_window, keep_unvoiced=True)
+    utts = job_slice(reader.utts, nj, job) if utts is None else utts
+    return ((utt, reader.get(utt)) for utt in utts)
+
+
+def add_job_arguments(p) -> None:
+    """Options shared by the per-job inference commands (infer, extract-embeddings)."""
+    p.add_argument("--nj", type=int, default=1, help="number of parallel jobs")
+    p.add_argument("--job", type=int, default=1, help="which job (1..nj) this is")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda[:N]")
+    p.add_argument("--num-threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("model", help="exp/<sys>/final.pt")
+    p.add_argument("data_dir", help="data dir with feats.scp (and vad.scp)")
+
+
+def open_job(args):
+    """Load the model of `args.model` and this job's share of `args.data_dir`: returns
+    (model, info, device, a lazy iterator of (utt, prepared features)).
+    `info["classes"]` is the model's label list."""
+    from lidtool.train.checkpoint import load_model
+    from lidtool.train.distributed import pick_device
+    if args.num_threads > 0:
+        torch.set_num_threads(args.num_threads)
+    device = pick_device(args.device)
+    model, info = load_model(args.model, device)
+    cmn = int((info.get("features") or {}).get("cmn_window", 300))
+    return model, info, device, prepared_utterances(args.data_dir, cmn, nj=args.nj,
+                                                    job=args.job)
