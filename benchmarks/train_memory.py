@@ -83,7 +83,7 @@ def child(args) -> None:
                            preload=args.mode == "preload", cache_mb=args.cache)
     t_load = time.perf_counter() - t0
     sampler = ChunkBatchSampler("random", data.labels, args.batch_size, min_chunk=200,
-                                max_chunk=400, seed=1, num_classes=len(data.langs))
+                                max_chunk=400, seed=1, num_classes=len(data.classes))
     loader = iter(torch.utils.data.DataLoader(ChunkDataset(data),
                                               batch_sampler=sampler.batches(0)))
     t0 = time.perf_counter()

@@ -18,7 +18,7 @@ torch.set_num_threads(1)
 
 def _batches(data, steps: int, kind: str = "balanced"):
     sampler = ChunkBatchSampler(kind, data.labels, 6, min_chunk=20, max_chunk=90, seed=5,
-                                num_classes=len(data.langs))
+                                num_classes=len(data.classes))
     loader = torch.utils.data.DataLoader(ChunkDataset(data), batch_sampler=sampler.batches(0))
     it = iter(loader)
     return [next(it) for _ in range(steps)]
