@@ -1,25 +1,32 @@
-"""The mini setting of egs/synth_lid end to end: every stage, then a re-run that skips."""
+"""The mini setting of egs/synth_lid end to end on the recipe template (egs/TEMPLATE/lid.sh):
+every stage, the same numbers as before the template, then a re-run that skips."""
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 OLR = "olr_xvector_softmax olr_mt_apm_aam"
+# RESULTS_mini.md of the same command before the recipe moved onto the template
+BASELINE = Path(__file__).resolve().parent / "data" / "synth_lid_RESULTS_mini.md"
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, repo):
-    """A copy of the recipe directory (links to the repo's steps/utils), run once with --mini."""
+    """A copy of the recipe's own files (run.sh, conf, local) with the links that
+    egs/TEMPLATE/setup_recipe.sh makes (steps, utils, lid.sh, path.sh, cmd.sh), run once
+    with --mini."""
     d = tmp_path_factory.mktemp("egs") / "synth_lid"
     d.mkdir()
     src = repo / "egs" / "synth_lid"
-    for name in ("run.sh", "path.sh", "cmd.sh"):
-        shutil.copy2(src / name, d / name)
+    shutil.copy2(src / "run.sh", d / "run.sh")
     shutil.copytree(src / "conf", d / "conf")
     shutil.copytree(src / "local", d / "local")
-    (d / "steps").symlink_to(repo / "steps")
-    (d / "utils").symlink_to(repo / "utils")
+    subprocess.run([repo / "egs" / "TEMPLATE" / "setup_recipe.sh", d], check=True,
+                   capture_output=True)
     run = subprocess.run(["./run.sh", "--mini", "true", "--olr-systems", OLR], cwd=d,
                          capture_output=True, text=True)
     (d / "run1.log").write_text(run.stdout + run.stderr)
@@ -39,6 +46,38 @@ def test_results_tables_have_every_system(recipe):
     row = next(line for line in text.splitlines() if line.startswith("| WADCL |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert all(re.fullmatch(r"\d+\.\d+", c) for c in cells[1:]), cells
+
+
+def table_rows(text: str) -> list[str]:
+    """Every table row and every ordering line of a RESULTS file: all of its numbers, none
+    of the header's date, commit or command."""
+    return [line for line in text.splitlines()
+            if (line.startswith("|") and not line.startswith("|---")) or line.startswith("- ")]
+
+
+def test_mini_results_are_the_pre_template_numbers(recipe):
+    """Moving the recipe onto the template changed no number: every cell of RESULTS_mini.md
+    equals the run of the same command made before the move (same seed)."""
+    ours, ref = (table_rows(p.read_text()) for p in (recipe / "RESULTS_mini.md", BASELINE))
+    assert len(ref) > 40
+    for i, (a, b) in enumerate(zip(ours, ref)):
+        assert a.split("|") == b.split("|"), f"row {i} differs:\n ours: {a}\n  ref: {b}"
+    assert len(ours) == len(ref)
+    # the rest of the text (titles, notes) is the same too, apart from the header
+    def body(text):
+        return [line for line in text.splitlines()[3:] if not line.startswith("    ")]
+    assert body((recipe / "RESULTS_mini.md").read_text()) == body(BASELINE.read_text())
+
+
+def test_template_records_each_call(recipe):
+    """run.sh's invocation in exp_mini/run.cmd (the command RESULTS shows); each template
+    call's own re-run command in exp_mini/lid/<tag>/run.cmd."""
+    exp = recipe / "exp_mini"
+    for tag, words in (("lt", "--train-set train_lt"), ("olr", "--phone-labels true"),
+                       ("results", "--results-spec conf/results.yaml")):
+        cmd = (exp / "lid" / tag / "run.cmd").read_text()
+        assert "./lid.sh" in cmd and words in cmd, (tag, cmd)
+    assert "./lid.sh" not in (recipe / "RESULTS_mini.md").read_text()
 
 
 def test_stage_outputs(recipe):
