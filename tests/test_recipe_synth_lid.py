@@ -1,11 +1,12 @@
 """The mini setting of egs/synth_lid end to end on the recipe template (egs/TEMPLATE/lid.sh):
 every stage, the same numbers as before the template, then a re-run that skips."""
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from recipes import copy_recipe
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +20,7 @@ def recipe(tmp_path_factory, repo):
     """A copy of the recipe's own files (run.sh, conf, local) with the links that
     egs/TEMPLATE/setup_recipe.sh makes (steps, utils, lid.sh, path.sh, cmd.sh), run once
     with --mini."""
-    d = tmp_path_factory.mktemp("egs") / "synth_lid"
-    d.mkdir()
-    src = repo / "egs" / "synth_lid"
-    shutil.copy2(src / "run.sh", d / "run.sh")
-    shutil.copytree(src / "conf", d / "conf")
-    shutil.copytree(src / "local", d / "local")
-    subprocess.run([repo / "egs" / "TEMPLATE" / "setup_recipe.sh", d], check=True,
-                   capture_output=True)
+    d = copy_recipe(repo, "synth_lid", tmp_path_factory.mktemp("egs"))
     run = subprocess.run(["./run.sh", "--mini", "true", "--olr-systems", OLR], cwd=d,
                          capture_output=True, text=True)
     (d / "run1.log").write_text(run.stdout + run.stderr)

@@ -1,24 +1,18 @@
 """egs/synth_mini: a recipe made only of run.sh + local/data.sh + conf/ runs on the template,
 corpus to RESULTS_mini.md, from a copy of just those files."""
 import re
-import shutil
 import subprocess
 
 import pytest
+
+from recipes import copy_recipe
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, repo):
-    d = tmp_path_factory.mktemp("egs") / "synth_mini"
-    d.mkdir()
-    src = repo / "egs" / "synth_mini"
-    shutil.copy2(src / "run.sh", d / "run.sh")
-    shutil.copytree(src / "local", d / "local")
-    shutil.copytree(src / "conf", d / "conf")
-    subprocess.run([repo / "egs" / "TEMPLATE" / "setup_recipe.sh", d], check=True,
-                   capture_output=True)
+    d = copy_recipe(repo, "synth_mini", tmp_path_factory.mktemp("egs"))
     run = subprocess.run(["./run.sh", "--mini", "true"], cwd=d, capture_output=True, text=True)
     (d / "run1.log").write_text(run.stdout + run.stderr)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]

@@ -210,6 +210,16 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ] && { $phone_labels || $bnf; }; then
   fi
 fi
 
+# score_test_sets <config> <train.scp> <train-utt2lang> <backend-dir> <test.scp> <scores>:
+# train a back-end once, score every test set; in the last two paths %s is the test set.
+score_test_sets() {
+  local config=$1 train=$2 utt2lang=$3 dir=$4 vectors=$5 scores=$6 s
+  for s in $test_sets; do
+    steps/backend_score.sh --cmd "$train_cmd" --backend-config "$config" "$train" "$utt2lang" \
+      "$dir" "${vectors//%s/$s}" "${scores//%s/$s}"
+  done
+}
+
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && $ivector; then
   log "stage 4: i-vector baseline on $train_set$fs"
   iv=$sysexp/ivector
@@ -221,11 +231,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && $ivector; then
     steps/extract_ivectors.sh --nj "$nj" --cmd "$train_cmd" "$data/$s$fs" \
       "$iv/extractor" "$iv/ivectors_$s"
   done
-  for s in $test_sets; do
-    steps/backend_score.sh --cmd "$train_cmd" --backend-config "$ivector_config" \
-      "$iv/ivectors_$train_set/ivector.scp" "$data/$train_set/utt2lang" \
-      "$iv/backend" "$iv/ivectors_$s/ivector.scp" "$iv/$s/scores"
-  done
+  score_test_sets "$ivector_config" "$iv/ivectors_$train_set/ivector.scp" \
+    "$data/$train_set/utt2lang" "$iv/backend" "$iv/ivectors_%s/ivector.scp" "$iv/%s/scores"
 fi
 
 train_system() {  # <system> [<override> ...]
@@ -269,11 +276,9 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ] && [ -n "$systems" ]; then
       steps/infer_nnet.sh --nj "$nj" --cmd "$train_cmd" --embeddings true \
         "$sysexp/$sys/final.pt" "$data/$s$fs" "$sysexp/$sys/$s"
     done
-    for s in $test_sets; do
-      steps/backend_score.sh --cmd "$train_cmd" --backend-config "$backend" \
-        "$sysexp/$sys/$backend_train_set/xvector.scp" "$data/$backend_train_set/utt2lang" \
-        "$sysexp/$sys/backend" "$sysexp/$sys/$s/xvector.scp" "$sysexp/$sys/$s/scores_backend"
-    done
+    score_test_sets "$backend" "$sysexp/$sys/$backend_train_set/xvector.scp" \
+      "$data/$backend_train_set/utt2lang" "$sysexp/$sys/backend" \
+      "$sysexp/$sys/%s/xvector.scp" "$sysexp/$sys/%s/scores_backend"
   done
 fi
 
