@@ -85,3 +85,26 @@ def test_library_knows_no_recipe_directory(repo):
     text = (repo / "lidtool" / "metrics" / "results.py").read_text()
     for word in ("olr_exp", "exp_mini", "synth_lid"):
         assert word not in text, word
+
+
+def test_moved_steps_take_the_recipe_names_as_options(repo, tmp_path):
+    """steps/run_phone_labels.sh and steps/make_bnf_sets.sh (were egs/synth_lid/local/) know
+    no set names of one recipe: the recogniser's sets and lexicon are options."""
+    def run(*args):
+        return subprocess.run(list(args), cwd=repo, capture_output=True, text=True)
+    r = run("steps/run_phone_labels.sh", "--help")
+    assert r.returncode == 0 and "--asr-set NAME" in r.stdout and "--timings FILE" in r.stdout
+    r = run("steps/run_phone_labels.sh", tmp_path, tmp_path / "exp")
+    assert r.returncode != 0 and "--asr-set is required" in r.stderr
+    (tmp_path / "lexicon.txt").write_text("a a\n")
+    r = run("steps/run_phone_labels.sh", "--asr-set", "asr", "--lexicon",
+            tmp_path / "missing.txt", tmp_path, tmp_path / "exp")
+    assert r.returncode != 0 and "missing.txt does not exist" in r.stderr
+    r = run("steps/run_phone_labels.sh", "--asr-set", "asr", "--lexicon",
+            tmp_path / "lexicon.txt", "--dev-set", "dev", tmp_path, tmp_path / "exp")
+    assert r.returncode != 0 and "--dev-set dev needs --timings" in r.stderr
+    r = run("steps/make_bnf_sets.sh", tmp_path, tmp_path / "exp", "train")
+    assert r.returncode != 0 and "--asr-set is required" in r.stderr
+    for script in ("steps/run_phone_labels.sh", "steps/make_bnf_sets.sh"):
+        assert "asr_cmn\"" not in (repo / script).read_text()
+    assert not (tmp_path / "exp").exists()
