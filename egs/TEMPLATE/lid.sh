@@ -248,7 +248,11 @@ train_system() {  # <system> [<override> ...]
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ] && [ -n "$systems" ]; then
   log "stage 5: train DNN systems on $dnn_train$fs ($train_jobs at a time)"
   extra=()
-  [ -z "$label_table" ] || extra=("data.frame_labels=$label_table")
+  if [ -n "$label_table" ]; then
+    [ -f "$label_table" ] || die "frame-label table $label_table does not exist" \
+      "(--phone-labels true makes it in stage 3)"
+    extra=("data.frame_labels=$label_table")
+  fi
   pids=(); names=()
   wait_oldest() {  # wait for the oldest running system; fail naming it
     wait "${pids[0]}" || die "training ${names[0]} failed; see ${names[0]}/log/"
