@@ -214,7 +214,7 @@ def test_make_bnf_cli_and_steps(trained, tmp_path):
 
 def test_scripts_help_and_bad_args(tmp_path):
     for script, cwd in (("steps/asr/train_bnf.sh", REPO), ("steps/make_bnf.sh", REPO),
-                        ("local/make_bnf_sets.sh", REPO / "egs" / "synth_lid")):
+                        ("steps/make_bnf_sets.sh", REPO)):
         r = _run([script, "--help"], cwd=cwd)
         assert r.returncode == 0 and "usage:" in r.stdout + r.stderr, script
         r = _run([script], cwd=cwd)

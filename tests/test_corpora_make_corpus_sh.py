@@ -1,4 +1,4 @@
-"""egs/synth_lid/local/make_corpus.sh: stage 0 of the recipe on a tiny corpus config."""
+"""egs/synth_lid/local/data.sh (was local/make_corpus.sh): stage 0 of the recipe on a tiny corpus config."""
 from __future__ import annotations
 
 import subprocess
@@ -20,7 +20,7 @@ def test_make_corpus_sh_builds_data_dirs_and_skips_when_done(tmp_path):
     conf = tmp_path / "tiny.yaml"
     conf.write_text(yaml.safe_dump(cfg))
     data = tmp_path / "data"
-    cmd = ["local/make_corpus.sh", "--nj", "1", "--config", str(conf), str(data)]
+    cmd = ["local/data.sh", "--nj", "1", "--config", str(conf), str(data)]
     run = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert read_table(data / "train_lt" / "utt2lang").keys() == \
@@ -35,7 +35,7 @@ def test_make_corpus_sh_builds_data_dirs_and_skips_when_done(tmp_path):
 def test_make_corpus_sh_reports_bad_config(tmp_path):
     conf = tmp_path / "bad.yaml"
     conf.write_text("sets:\n  x: {langs: [xx], utts_per_lang: 1, speech_s: 1.0}\n")
-    run = subprocess.run(["local/make_corpus.sh", "--corpus-config", str(conf),
+    run = subprocess.run(["local/data.sh", "--corpus-config", str(conf),
                           str(tmp_path / "data")], cwd=RECIPE, capture_output=True, text=True)
     assert run.returncode != 0
     assert "unknown language label 'xx'" in run.stderr

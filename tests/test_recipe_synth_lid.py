@@ -1,25 +1,28 @@
-"""The mini setting of egs/synth_lid end to end: every stage, then a re-run that skips."""
+"""The mini setting of egs/synth_lid end to end on the recipe template (egs/TEMPLATE/lid.sh):
+every stage, the same numbers as before the template, then a re-run that skips."""
 import re
-import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from recipes import copy_recipe
+
+pytestmark = pytest.mark.slow
+
 OLR = "olr_xvector_softmax olr_mt_apm_aam"
+# RESULTS_mini.md of the same command before the recipe moved onto the template
+BASELINE = Path(__file__).resolve().parent / "data" / "synth_lid_RESULTS_mini.md"
+# ... and of `--lt-systems "" --olr-perturb false` (OLR systems on the unperturbed train_olr)
+BASELINE_UNPERTURBED = BASELINE.with_name("synth_lid_RESULTS_mini_olr_unperturbed.md")
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, repo):
-    """A copy of the recipe directory (links to the repo's steps/utils), run once with --mini."""
-    d = tmp_path_factory.mktemp("egs") / "synth_lid"
-    d.mkdir()
-    src = repo / "egs" / "synth_lid"
-    for name in ("run.sh", "path.sh", "cmd.sh"):
-        shutil.copy2(src / name, d / name)
-    shutil.copytree(src / "conf", d / "conf")
-    shutil.copytree(src / "local", d / "local")
-    (d / "steps").symlink_to(repo / "steps")
-    (d / "utils").symlink_to(repo / "utils")
+    """A copy of the recipe's own files (run.sh, conf, local) with the links that
+    egs/TEMPLATE/setup_recipe.sh makes (steps, utils, lid.sh, path.sh, cmd.sh), run once
+    with --mini."""
+    d = copy_recipe(repo, "synth_lid", tmp_path_factory.mktemp("egs"))
     run = subprocess.run(["./run.sh", "--mini", "true", "--olr-systems", OLR], cwd=d,
                          capture_output=True, text=True)
     (d / "run1.log").write_text(run.stdout + run.stderr)
@@ -39,6 +42,107 @@ def test_results_tables_have_every_system(recipe):
     row = next(line for line in text.splitlines() if line.startswith("| WADCL |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert all(re.fullmatch(r"\d+\.\d+", c) for c in cells[1:]), cells
+
+
+def sections(text: str) -> dict[str, list[str]]:
+    """{table title: its rows and ordering lines}: every number of a RESULTS file, none of
+    the header's date, commit or command."""
+    out: dict[str, list[str]] = {}
+    title = None
+    for line in text.splitlines():
+        if line.startswith("### "):
+            title = line[4:]
+            out[title] = []
+        elif title and (line.startswith("- ") or
+                        (line.startswith("|") and not line.startswith("|---"))):
+            out[title].append(line)
+    return out
+
+
+def cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def assert_same_rows(ours: list[str], ref: list[str], where: str):
+    assert [cells(r) for r in ours] == [cells(r) for r in ref], \
+        f"{where}:\n ours: " + "\n       ".join(ours) + "\n  ref: " + "\n       ".join(ref)
+
+
+# The cells that depend on the audio of train_olr_sp. Its wav.scp reads the audio through
+# `sox ... speed F` and `sox --vol G` pipes (lidtool/features/perturb.py), and sox dithers
+# with a fresh random seed unless run with -R: the same command gives other samples on every
+# run, so these cells differ between two runs of the pre-template recipe as well (measured:
+# all 240 utterances' features of train_olr_sp differ, every other set is bit-identical).
+# They are compared exactly in test_olr_numbers_without_perturbation instead.
+TABLE1 = "Table 1 (APM paper)"
+PHONES = "Phone recogniser behind Table 1"
+LABEL_SPREAD = ("labelled utterances decoded by a partial path", "distinct pdf labels used",
+                "share of frames of the most frequent phone %")
+
+
+def test_mini_results_are_the_pre_template_numbers(recipe):
+    """Moving the recipe onto the template changed no number: RESULTS_mini.md equals the run
+    of the same command made before the move (same seed), cell by cell, apart from the
+    cells that sox's dither makes differ between any two runs (above)."""
+    ours = sections((recipe / "RESULTS_mini.md").read_text())
+    ref = sections(BASELINE.read_text())
+    assert list(ours) == list(ref) and len(ref) == 4
+    for title, rows in ref.items():
+        if title.startswith(TABLE1):
+            # same systems and columns, every cell a number; values: see above
+            assert [cells(r)[0] for r in ours[title] if r.startswith("|")] == \
+                [cells(r)[0] for r in rows if r.startswith("|")]
+            for row in ours[title][1:]:
+                if row.startswith("|"):
+                    assert all(re.fullmatch(r"\d+\.\d+|–", c) for c in cells(row)[1:]), row
+            continue
+        if title.startswith(PHONES):
+            keep = [r for r in rows if cells(r)[0] not in LABEL_SPREAD]
+            assert len(keep) == len(rows) - 3
+            assert_same_rows([r for r in ours[title] if cells(r)[0] not in LABEL_SPREAD],
+                             keep, title)
+            continue
+        assert_same_rows(ours[title], rows, title)
+    # the rest of the text (titles, notes) is the same too, apart from the header
+    def body(text):
+        return [line for line in text.splitlines()[3:]
+                if not line.startswith(("    ", "|", "- ", "Produced by"))]
+    assert body((recipe / "RESULTS_mini.md").read_text()) == body(BASELINE.read_text())
+
+
+@pytest.fixture(scope="module")
+def recipe_unperturbed(tmp_path_factory, repo):
+    """The OLR systems on train_olr itself (no sox pipes): every number is repeatable."""
+    d = copy_recipe(repo, "synth_lid", tmp_path_factory.mktemp("egs"))
+    run = subprocess.run(["./run.sh", "--mini", "true", "--lt-systems", "", "--olr-systems", OLR,
+                          "--olr-perturb", "false"], cwd=d, capture_output=True, text=True)
+    (d / "run1.log").write_text(run.stdout + run.stderr)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    return d
+
+
+def test_olr_numbers_without_perturbation(recipe_unperturbed):
+    """Table 1 and the phone recogniser's table, every cell, against the pre-template recipe
+    run with `--mini true --lt-systems '' --olr-systems '...' --olr-perturb false`."""
+    ours = sections((recipe_unperturbed / "RESULTS_mini.md").read_text())
+    ref = sections(BASELINE_UNPERTURBED.read_text())
+    assert list(ours) == list(ref)
+    assert any(t.startswith(TABLE1) for t in ref) and len(ref[next(iter(ref))]) > 0
+    for title, rows in ref.items():
+        assert_same_rows(ours[title], rows, title)
+    assert (recipe_unperturbed / "exp_mini" / "phone_labels" / "train_olr" / "ali.scp").is_file()
+    assert not (recipe_unperturbed / "data_mini" / "train_olr_sp").exists()
+
+
+def test_template_records_each_call(recipe):
+    """run.sh's invocation in exp_mini/run.cmd (the command RESULTS shows); each template
+    call's own re-run command in exp_mini/lid/<tag>/run.cmd."""
+    exp = recipe / "exp_mini"
+    for tag, words in (("lt", "--train-set train_lt"), ("olr", "--phone-labels true"),
+                       ("results", "--results-spec conf/results.yaml")):
+        cmd = (exp / "lid" / tag / "run.cmd").read_text()
+        assert "./lid.sh" in cmd and words in cmd, (tag, cmd)
+    assert "./lid.sh" not in (recipe / "RESULTS_mini.md").read_text()
 
 
 def test_stage_outputs(recipe):

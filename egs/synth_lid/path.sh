@@ -1,10 +1,1 @@
-# Sourced by run.sh: the lidtool virtualenv first on PATH, C locale for Kaldi sorting.
-# The repository root is found through the utils symlink, so a copy of this recipe
-# directory elsewhere (with its steps/utils links) still finds lidtool.
-LIDTOOL_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/utils" && cd .. && pwd)
-export LIDTOOL_ROOT
-export PATH="$LIDTOOL_ROOT/.venv/bin:$PWD/utils:$PATH"
-export LC_ALL=C
-export PYTHONUNBUFFERED=1
-# Two cores: one intra-op thread per job unless the job asks for more (--num-threads).
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+../TEMPLATE/path.sh

@@ -4,6 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from lidtool.errors import LidtoolError
 from lidtool.metrics.results import load_specs, write_results
 
 
@@ -19,13 +20,25 @@ def add_arguments(p):
                    help="file whose text goes after the tables (e.g. a reading of the run)")
     p.add_argument("--json", default="", help="also write every metric as JSON here")
     p.add_argument("--dirs", nargs="*", default=[], metavar="NAME=DIR",
-                   help="values of the spec's {exp} / {data} placeholders (default exp, data)")
+                   help="values of the spec's directory placeholders, e.g. exp=exp_mini "
+                        "data=data_mini: every {name} the spec's paths use other than "
+                        "{system} / {condition} (an unknown one is an error)")
 
 
 def _git_commit(root: Path) -> str:
     r = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
                        capture_output=True, text=True)
     return r.stdout.strip() or "unknown"
+
+
+def _parse_dirs(items: list[str]) -> dict[str, str]:
+    dirs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise LidtoolError(f"--dirs takes NAME=DIR items, not '{item}'")
+        dirs[name] = value
+    return dirs
 
 
 def main(args):
@@ -42,7 +55,7 @@ def main(args):
         header += [f"    {c}" for c in lines] + [""]
     if args.preamble:
         header += [Path(args.preamble).read_text().rstrip(), ""]
-    dirs = dict(item.split("=", 1) for item in args.dirs)
+    dirs = _parse_dirs(args.dirs)
     footer = Path(args.epilogue).read_text() if args.epilogue else ""
     results = write_results(specs, root, args.out, header="\n".join(header), dirs=dirs,
                             footer=footer)

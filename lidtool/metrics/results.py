@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,7 @@ class TableSpec:
     systems: list[str]
     conditions: list[str]
     metrics: list[str]
-    # paths: {system}, {condition} and the recipe's directories {exp}, {data} are filled in
+    # paths: {system}, {condition} and the directories the caller names (e.g. {exp}, {data})
     scores: str = "{exp}/{system}/{condition}/scores"
     utt2lang: str = "{data}/{condition}/utt2lang"
     labels: dict[str, str] = field(default_factory=dict)
@@ -64,6 +65,8 @@ class TableSpec:
     group_train_utt2lang: str | None = None
     reference: dict = field(default_factory=dict)   # {system: {condition: {metric: value}}}
     reference_source: str = ""
+    # the results YAML this table came from (named by errors); not a YAML key
+    source: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, d: dict, source: str) -> "TableSpec":
@@ -71,7 +74,11 @@ class TableSpec:
         bad = [m for m in d["metrics"] if m not in METRICS]
         if bad:
             raise ConfigError(source, f"unknown metrics {bad} (known: {sorted(METRICS)})")
-        return cls(**d)
+        return cls(**d, source=source)
+
+    def paths(self) -> list[str]:
+        return [p for p in (self.scores, self.utt2lang, self.train_log,
+                            self.group_train_utt2lang) if p]
 
 
 def load_specs(path) -> list[TableSpec | ValuesTableSpec]:
@@ -117,13 +124,34 @@ def _group_accuracy(result: dict, langs: list[str]):
     return hits / total if total else None
 
 
-DEFAULT_DIRS = {"exp": "exp", "olr_exp": "exp", "data": "data"}
+# placeholders a table fills in itself; every other one is a directory the caller names
+ROW_FIELDS = ("system", "condition")
 
 
-def build_table(spec: TableSpec, root: Path, dirs: dict[str, str] | None = None
-                ) -> tuple[str, dict]:
-    """Markdown for one table, and the raw results {system: {condition: metrics}}."""
-    dirs = {**DEFAULT_DIRS, **(dirs or {})}
+def check_placeholders(spec: TableSpec | ValuesTableSpec, dirs: dict[str, str]) -> None:
+    """Every {name} in the spec's paths is a row field or one of `dirs` (ConfigError if not)."""
+    known = set(dirs) | (set(ROW_FIELDS) if isinstance(spec, TableSpec) else set())
+    for path in spec.paths():
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(path) if name is not None}
+        except ValueError as err:
+            raise ConfigError(spec.source or "results spec",
+                              f"table '{spec.title}': bad path template '{path}': {err}") from None
+        unknown = sorted(names - known)
+        if unknown:
+            raise ConfigError(
+                spec.source or "results spec",
+                f"table '{spec.title}': unknown placeholder(s) "
+                f"{', '.join('{' + n + '}' for n in unknown)} in '{path}'",
+                fix=f"pass them as directories (make-results --dirs NAME=DIR); given: "
+                    f"{', '.join(sorted(dirs)) or 'none'}")
+
+
+def build_table(spec: TableSpec, root: Path, dirs: dict[str, str]) -> tuple[str, dict]:
+    """Markdown for one table, and the raw results {system: {condition: metrics}}.
+
+    `dirs` fills the spec's directory placeholders ({exp}, {data}, ...): all of them."""
+    check_placeholders(spec, dirs)
     results: dict[str, dict[str, dict]] = {}
     missing = []
     for system in spec.systems:
@@ -218,11 +246,15 @@ def compare_ordering(spec: TableSpec, results: dict) -> str:
 
 
 def write_results(specs: list[TableSpec | ValuesTableSpec], root, out_path, *, header: str,
-                  dirs: dict[str, str] | None = None, footer: str = "") -> dict:
-    """Render every table into `out_path` (atomically); returns all raw results."""
+                  dirs: dict[str, str], footer: str = "") -> dict:
+    """Render every table into `out_path` (atomically); returns all raw results.
+
+    `dirs` names every directory placeholder the specs use; an unknown one is a ConfigError
+    (raised before anything is written)."""
     from lidtool.fileio import write_text_atomic
     root = Path(root)
-    dirs = {**DEFAULT_DIRS, **(dirs or {})}
+    for spec in specs:
+        check_placeholders(spec, dirs)
     parts, everything = [header.rstrip() + "\n"], {}
     for spec in specs:
         build = build_values_table if isinstance(spec, ValuesTableSpec) else build_table

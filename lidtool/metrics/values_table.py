@@ -6,7 +6,7 @@ names the file and, per row, a dotted key into it; the scoring stage copies the 
 markdown. A missing file or key shows as "not run", never as a number.
 
     - title: "Phone recogniser (stage 3), held-out asr_cmn_dev speakers"
-      file: "{olr_exp}/asr/summary.json"
+      file: "{exp}/asr/summary.json"
       rows:
         - [forced-alignment frame accuracy %, held_out.align.frame_accuracy, pct]
         - [phone-loop PER %, held_out.phone_loop.per, pct]
@@ -29,7 +29,7 @@ FORMATS = {
 
 def check_keys(cls, d: dict, source: str, required: tuple, what: str) -> None:
     """A table entry of results.yaml has only `cls`'s fields and all of `required`."""
-    known = set(cls.__dataclass_fields__)
+    known = set(cls.__dataclass_fields__) - {"source"}
     unknown = sorted(set(d) - known)
     if unknown:
         raise ConfigError(source, f"unknown {what} keys {unknown} (known: {sorted(known)})")
@@ -45,6 +45,8 @@ class ValuesTableSpec:
     rows: list
     note: str = ""
     headers: list = field(default_factory=lambda: ["Measurement", "Value"])
+    # the results YAML this table came from (named by errors); not a YAML key
+    source: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, d: dict, source: str) -> "ValuesTableSpec":
@@ -53,7 +55,10 @@ class ValuesTableSpec:
             if not (isinstance(row, list) and len(row) == 3 and row[2] in FORMATS):
                 raise ConfigError(source, f"values-table row {row!r} must be "
                                           f"[label, dotted.key, format in {sorted(FORMATS)}]")
-        return cls(**d)
+        return cls(**d, source=source)
+
+    def paths(self) -> list[str]:
+        return [self.file]
 
 
 def _lookup(doc, dotted: str):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stage 0 of egs/synth_lid: synthesise the built-in corpus with espeak-ng.
+# Stage 0 of egs/synth_lid (called by egs/TEMPLATE/lid.sh): synthesise the built-in corpus
+# with espeak-ng.
 # Audio, shards and vocabularies go to <data>/synth; manifests to <data>/manifests; Kaldi
 # data dirs to <data>/<set>; the Mandarin lexicon to <data>/local/dict_cmn. Resumable:
 # finished shards are kept, so an interrupted run continues where it stopped.

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Stage 0 of egs/synth_mini: synthesise the corpus of conf/corpus.yaml with espeak-ng
+# (lidtool make-corpus) -> <data-dir>/{train,test_2s,test_5s}. Resumable: make-corpus keeps
+# finished shards; a finished corpus is skipped.
+set -euo pipefail
+. utils/lib.sh
+
+nj=2
+corpus_config=conf/corpus.yaml
+help_message="usage: local/data.sh [--nj N] [--corpus-config FILE] <data-dir>
+e.g.: local/data.sh --nj 2 data"
+. utils/parse_options.sh
+[ $# -eq 1 ] || { echo "$help_message" >&2; exit 1; }
+data=$1
+[ -f "$corpus_config" ] || die "corpus config $corpus_config does not exist"
+if is_done "$data/.done"; then log "corpus already in $data"; exit 0; fi
+command -v espeak-ng >/dev/null || die "espeak-ng is not installed (tools/install.sh)"
+mkdir -p "$data/log"
+lidtool make-corpus --config "$corpus_config" --nj "$nj" "$data/corpus" "$data" \
+  2> "$data/log/make_corpus.log" || die "make-corpus failed; see $data/log/make_corpus.log"
+mark_done "$data/.done"
+log "corpus: $(ls -d "$data"/*/wav.scp | wc -l) data dirs in $data"
