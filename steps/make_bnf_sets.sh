@@ -25,8 +25,13 @@ options:
   --num-epochs N      training epochs (default $num_epochs)"
 . utils/parse_options.sh
 [ $# -ge 3 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 data=$1; exp=$2; shift 2
 [ -n "$asr_set" ] || die "--asr-set is required (the recogniser's training set)"
+# train_bnf.sh and make_bnf.sh lock exp/asr/bnf and each <set>_bnf; this run owns their logs
+log_root=$exp/make_bnf
+mkdir -p "$log_root"
+lock_dir "$log_root"
 if $mini; then hidden_dim=128; num_epochs=3; fi
 
 steps/asr/train_bnf.sh --cmd "$cmd" --bottleneck-dim "$bottleneck_dim" \

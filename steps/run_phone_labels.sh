@@ -50,11 +50,16 @@ options:
                      and scores the recogniser only)"
 . utils/parse_options.sh
 [ $# -eq 2 ] || { echo "$help_message" >&2; exit 1; }
+require_cmd "$cmd"
 data=$1; exp=$2
 [ -n "$asr_set" ] || die "--asr-set is required (the transcribed training set)"
 [ -n "$lexicon" ] || die "--lexicon is required"
 [ -f "$lexicon" ] || die "lexicon $lexicon does not exist"
 [ -z "$dev_set" ] || [ -n "$timings" ] || die "--dev-set $dev_set needs --timings"
+# the sub-steps lock their own dirs (mono, tri1, ...); this run owns exp/asr as a whole
+asr_dir=$exp/asr
+mkdir -p "$asr_dir"
+lock_dir "$asr_dir"
 if $mini; then num_leaves=200; mono_gauss=200; tri_gauss=500; fi
 mono_opts=(--total-gauss "$mono_gauss" --topology "$topology")
 tri_opts=(--num-leaves "$num_leaves" --total-gauss "$tri_gauss")

@@ -54,7 +54,7 @@ def test_lid_rejects_bad_options(bare_recipe):
     run = lid(bare_recipe, "--train-set", "train", "--systems", "nope")
     assert run.returncode != 0 and "conf/nope.yaml does not exist" in run.stderr
     run = lid(bare_recipe, "--train-set", "train", "--bnf", "yes")
-    assert run.returncode != 0 and "--bnf must be true or false" in run.stderr
+    assert run.returncode != 0 and "option --bnf takes true or false" in run.stderr
     run = lid(bare_recipe, "--train-set", "train", "--phone-labels", "true")
     assert run.returncode != 0 and "need --asr-set and --lexicon" in run.stderr
     run = lid(bare_recipe, "--stop-stage", "0")

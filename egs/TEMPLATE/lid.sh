@@ -115,10 +115,7 @@ scoring (stage 7):
 orig_args=("$@")
 . utils/parse_options.sh
 [ $# -eq 0 ] || die "unexpected argument '$1' (see ./lid.sh --help)"
-
-for flag in mini volume_perturb phone_labels bnf ivector; do
-  case ${!flag} in true|false) ;; *) die "--${flag//_/-} must be true or false, not '${!flag}'" ;; esac
-done
+check_stage_range "$stage" "$stop_stage" 7
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 1 ]; then
   [ -n "$train_set" ] || die "--train-set is required for stages 1-6"
   for sys in $systems; do

@@ -71,6 +71,7 @@ Stages: 0 corpus, 1 validation+stats, 2 features+VAD, 3 phone labels, 4 i-vector
         5 DNN training, 6 inference, 7 RESULTS.md"
 orig_args=("$@")
 . utils/parse_options.sh
+check_stage_range "$stage" "$stop_stage" 7
 
 if $mini; then
   data=data_mini; exp=exp_mini; results=RESULTS_mini.md

@@ -25,6 +25,7 @@ options:
   --train-jobs N               DNN systems trained at the same time (default $train_jobs)"
 orig_args=("$@")
 . utils/parse_options.sh
+check_stage_range "$stage" "$stop_stage" 7
 
 features=$LIDTOOL_ROOT/conf_templates/features
 exp=exp; results=RESULTS.md

@@ -2,7 +2,7 @@
 per realignment pass, held-out scores, label statistics and the wall time of each step
 (read from the `# Accounting: time=N` line that the job runners write to every log).
 
-Layout read (what local/run_phone_labels.sh writes): <exp>/asr/{mono,tri1,tri1/graph}
+Layout read (what steps/run_phone_labels.sh writes): <exp>/asr/{mono,tri1,tri1/graph}
 with history.json, num_pdfs, log/*.log; <exp>/asr/eval_*.json and log/*.log of the
 held-out evaluation; the labels dir with ali.scp, ali_phone.scp, log/*.log.
 """
