@@ -232,8 +232,13 @@ def test_interrupted_training_resumes_identically(tmp_path, monkeypatch):
     assert resumed.history == full.history
     _same_weights(full.net.state_dict(), resumed.net.state_dict())
     # other options do not silently continue an old run
-    with pytest.raises(CheckpointError, match="other options"):
-        train_bnf(data, alidir / "ali.scp", tmp_path / "part", small_opts(**opts, seed=9))
+    conf = (tmp_path / "part" / "bnf.yaml").read_text()
+    for other in ({"seed": 9}, {"lr": 1e-3}, {"valid_fraction": 0.5}):
+        with pytest.raises(CheckpointError, match="other options"):
+            train_bnf(data, alidir / "ali.scp", tmp_path / "part", small_opts(**opts, **other))
+    assert (tmp_path / "part" / "bnf.yaml").read_text() == conf
+    assert not list((tmp_path / "part").glob(".*.tmp*"))
+    assert (tmp_path / "part" / "data" / "valid" / "feats.scp").read_text().count("\n") == 1
 
 
 def test_frame_ce_strategy_through_lidtool_train(trained, tmp_path):

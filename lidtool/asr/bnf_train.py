@@ -36,7 +36,7 @@ import yaml
 from lidtool.data.datadir import DataDir, write_data_dir
 from lidtool.data.tables import read_table
 from lidtool.errors import CheckpointError, ConfigError, FeatureError
-from lidtool.fileio import write_text_atomic
+from lidtool.fileio import atomic_path, write_text_atomic
 from lidtool.nnet.bnf import check_layers
 
 log = logging.getLogger(__name__)
@@ -129,15 +129,32 @@ def write_lists(data_dir, utts: list[str], dest) -> Path:
     return write_data_dir(dest, tables)
 
 
-def split_data(data_dir, ali_scp, out_dir, opts: BnfOptions) -> tuple[Path, Path | None]:
-    """out_dir/data/train and out_dir/data/valid (None when nothing is held out)."""
+def plan_split(data_dir, ali_scp, opts: BnfOptions) -> dict[str, list[str]]:
+    """{"train": utts, "valid": utts} of the aligned utterances ("valid" may be empty)."""
     utts = aligned_utterances(data_dir, ali_scp)
     train_idx, valid_idx = split_valid(len(utts), opts.valid_fraction, opts.seed)
+    return {"train": [utts[i] for i in train_idx], "valid": [utts[i] for i in valid_idx]}
+
+
+def check_same_split(out_dir, split: dict[str, list[str]], ckpt_path) -> None:
+    """A run continues only on the utterance lists it started with."""
+    for name, utts in split.items():
+        path = Path(out_dir) / "data" / name / "feats.scp"
+        old = list(read_table(path)) if path.is_file() else []
+        if old != utts:
+            raise CheckpointError(ckpt_path, "was written by a training with other options or "
+                                  f"data (its {name} utterances were {len(old)}, now "
+                                  f"{len(utts)} others)", fix="re-run with the same options, "
+                                  f"or delete {Path(ckpt_path).parent} to start again")
+
+
+def write_split(data_dir, out_dir, split: dict[str, list[str]]) -> tuple[Path, Path | None]:
+    """out_dir/data/train and out_dir/data/valid (None when nothing is held out)."""
     root = Path(out_dir) / "data"
-    train = write_lists(data_dir, [utts[i] for i in train_idx], root / "train")
-    if not len(valid_idx):
+    train = write_lists(data_dir, split["train"], root / "train")
+    if not split["valid"]:
         return train, None
-    return train, write_lists(data_dir, [utts[i] for i in valid_idx], root / "valid")
+    return train, write_lists(data_dir, split["valid"], root / "valid")
 
 
 # ----------------------------------------------------------------------------- config
@@ -221,21 +238,26 @@ def train_bnf(data_dir, ali_scp, out_dir, opts: BnfOptions | None = None, *,
     n_pdfs = read_num_phones(ali_scp, num_pdfs, "--num-pdfs")
     lock = lock_dir(out_dir, ".train.lock")
     try:
-        train_dir, valid_dir = split_data(data_dir, ali_scp, out_dir, opts)
+        split = plan_split(data_dir, ali_scp, opts)
+        resume = ckpt_io.latest_checkpoint(out_dir)
+        if resume is not None:
+            check_same_split(out_dir, split, resume)
+        train_dir, valid_dir = write_split(data_dir, out_dir, split)
         data = load_train_data(train_dir, [], cmn_window=opts.cmn_window, min_frames=1,
                                label_table="none")
         epoch_steps = steps_per_epoch(data.lengths, opts.chunk_frames, opts.batch_size)
         conf = out_dir / "bnf.yaml"
-        write_text_atomic(conf, "# lidtool asr-train-bnf: the trainer config of its options\n"
-                          + yaml.safe_dump(trainer_config(opts, ali_scp, n_pdfs, valid_dir,
-                                                          epoch_steps), sort_keys=False))
-        cfg = load_config(conf)
+        mapping = trainer_config(opts, ali_scp, n_pdfs, valid_dir, epoch_steps)
+        with atomic_path(conf) as tmp:    # kept only when it continues or starts the run
+            Path(tmp).write_text("# lidtool asr-train-bnf: the trainer config of its options\n"
+                                 + yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
+            cfg = load_config(tmp)
+            if resume is not None:
+                check_resumable(resume, cfg)
         trainer = Trainer(cfg, data, out_dir, device=pick_device(device), source=str(conf),
                           features={"feature_config": None, "vad_config": None,
                                     "cmn_window": opts.cmn_window})
-        resume = ckpt_io.latest_checkpoint(out_dir)
         if resume is not None:
-            check_resumable(resume, cfg)
             trainer.load_checkpoint(resume)
         if trainer.step < trainer.total_steps or not (out_dir / "final.pt").is_file():
             trainer.train()
