@@ -71,7 +71,8 @@ def main(args) -> int:
         "layers": parse_layers(args.layers), "num_epochs": args.num_epochs,
         "chunk_frames": args.chunk_frames, "batch_size": args.batch_size, "lr": args.lr,
         "final_lr": args.final_lr, "weight_decay": args.weight_decay,
-        "cmn_window": args.cmn_window, "valid_fraction": args.valid_fraction, "seed": args.seed}, source="command line")
+        "cmn_window": args.cmn_window, "valid_fraction": args.valid_fraction,
+        "seed": args.seed}, source="command line")
     model = train_bnf(args.data_dir, args.ali_scp, args.out_dir, opts, num_pdfs=args.num_pdfs,
                       device=args.device)
     last = model.history[-1] if model.history else {}

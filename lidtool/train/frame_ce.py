@@ -10,8 +10,11 @@ Each step one batch of the `main` sampler: chunks of L frames (`data.min_chunk` 
 frame labels, cropped together. The unpadded convolutions give L - 2 * context outputs,
 scored against the labels of the chunk's centre frames. Logged: loss, acc (frame accuracy).
 
+Like every training run, the chunks hold only the voiced frames when the data dir has a
+vad.scp (the bnf recipe's lists have none: the network sees every frame).
+
 Validation (`data.valid_dir`, whose utterances must be in data.frame_labels): every
-utterance whole, its edges padded by repeating the first and last frame as bnf extraction
+utterance whole (the same frame selection), its edges padded by repeating the first and last frame as bnf extraction
 does, so every frame is scored; `valid_loss` is the mean cross-entropy per frame and
 `valid_acc` the frame accuracy.
 
