@@ -1,7 +1,9 @@
-"""Bottleneck features (lidtool.asr.bnf, asr-train-bnf, make-bnf, steps/*bnf.sh) on a tiny
-synthetic task: random features whose frame label is a fixed function of the frame."""
+"""Bottleneck features (lidtool.asr.bnf, lidtool.asr.bnf_train, the trainer's frame_ce
+strategy, asr-train-bnf, make-bnf, steps/*bnf.sh) on a tiny synthetic task: random features
+whose frame label is a fixed function of the frame."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -10,12 +12,16 @@ import kaldiio
 import numpy as np
 import pytest
 import torch
+import yaml
 
-from lidtool.asr import bnf
-from lidtool.asr.bnf import BnfConfig, BnfModel, load_frame_data, train_bnf
+from lidtool.asr.bnf import BnfModel
+from lidtool.asr.bnf_train import BnfOptions, train_bnf
 from lidtool.asr.labels import write_int_vectors
 from lidtool.data.datadir import validate_data_dir
-from lidtool.errors import CheckpointError, FeatureError
+from lidtool.errors import CheckpointError, ConfigError, FeatureError
+from lidtool.train.config import load_config
+from lidtool.train.data import load_train_data
+from lidtool.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 DIM, CLASSES = 6, 4
@@ -58,11 +64,11 @@ def make_task(root: Path, num_utts: int = 14, seed: int = 0, lengths=None) -> tu
     return data, alidir
 
 
-def small_cfg(**kw) -> BnfConfig:
+def small_opts(**kw) -> BnfOptions:
     base = dict(hidden_dim=48, bottleneck_dim=12, num_epochs=12, chunk_frames=16,
                 batch_size=16, lr=3e-3, final_lr=1e-3, valid_fraction=0.2, seed=3)
     base.update(kw)
-    return BnfConfig(**base)
+    return BnfOptions(**base)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +76,7 @@ def trained(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("bnf")
     data, alidir = make_task(root)
-    model = train_bnf(data, alidir / "ali.scp", root / "exp", small_cfg(), device="cpu")
+    model = train_bnf(data, alidir / "ali.scp", root / "exp", small_opts(), device="cpu")
     return root, data, alidir, model
 
 
@@ -80,15 +86,36 @@ def _run(args, cwd=REPO):
                           env=env)
 
 
+def _same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k, v in a.items():
+        assert torch.equal(v, b[k]), k
+
+
 def test_training_learns(trained):
-    root, _, _, model = trained
+    root, data, _, model = trained
+    exp = root / "exp"
     h = model.history
-    assert [e["epoch"] for e in h] == list(range(13))
-    assert h[-1]["train_loss"] < h[1]["train_loss"]
+    assert [e["epoch"] for e in h] == list(range(1, 13))
+    assert h[-1]["train_loss"] < h[0]["train_loss"]
     assert h[-1]["valid_loss"] < h[0]["valid_loss"]
     assert h[-1]["valid_acc"] > 1.0 / CLASSES + 0.3      # chance is 0.25
-    for f in ("final.pt", "checkpoint.pt", "history.json"):
-        assert (root / "exp" / f).is_file()
+    assert json.loads((exp / "history.json").read_text()) == h
+    # the exponential decay from lr to final_lr, one value per epoch
+    np.testing.assert_allclose([e["lr"] for e in h], 3e-3 * (1 / 3) ** (np.arange(12) / 11))
+    for f in ("final.pt", "config.yaml", "bnf.yaml", "train_log.jsonl"):
+        assert (exp / f).is_file(), f
+    assert list((exp / "checkpoints").glob("ckpt-*.pt"))
+    # 20% of the 14 aligned utterances held out; the lists have no vad.scp (every frame)
+    train = (exp / "data" / "train" / "feats.scp").read_text().splitlines()
+    valid = (exp / "data" / "valid" / "feats.scp").read_text().splitlines()
+    assert len(train) == 11 and len(valid) == 3 and not set(train) & set(valid)
+    assert not (exp / "data" / "train" / "vad.scp").exists()
+    cfg = yaml.safe_load((exp / "config.yaml").read_text())
+    assert cfg["train"]["strategy"] == "frame_ce" and cfg["model"]["name"] == "bnf"
+    assert cfg["data"]["min_chunk"] == cfg["data"]["max_chunk"] == 16 + 2 * 5
+    info = torch.load(exp / "final.pt", weights_only=True)
+    assert info["kind"] == "bnf" and info["num_pdfs"] == CLASSES and info["classes"] == []
 
 
 def test_extract_keeps_frames_and_round_trips(trained, tmp_path):
@@ -100,10 +127,31 @@ def test_extract_keeps_frames_and_round_trips(trained, tmp_path):
     short = model.extract(feats[utt][:3])       # shorter than the network's context
     assert short.shape == (3, 12)
     loaded = BnfModel.load(root / "exp" / "final.pt")
-    assert loaded.cfg.context == 5 and loaded.num_pdfs == CLASSES and loaded.dim == 12
+    assert loaded.context == 5 and loaded.num_pdfs == CLASSES and loaded.dim == 12
+    assert loaded.cmn_window == 300
     np.testing.assert_array_equal(loaded.extract(feats[utt]), y)
     with pytest.raises(FeatureError, match="dimension 6"):
         model.extract(np.zeros((20, DIM + 1), np.float32), where=("x.scp", 4))
+
+
+def test_old_bnf_files_still_load(trained, tmp_path):
+    """final.pt of the private loop before the trainer (format lidtool-bnf)."""
+    root, data, _, model = trained
+    old = tmp_path / "old.pt"
+    torch.save({"format": "lidtool-bnf", "version": 1,
+                "config": {"hidden_dim": 48, "layers": [[5, 1], [3, 1], [3, 2]],
+                           "bottleneck_dim": 12, "cmn_window": 200, "num_epochs": 12},
+                "feat_dim": DIM, "num_pdfs": CLASSES,
+                "state_dict": model.net.state_dict(), "history": []}, old)
+    loaded = BnfModel.load(old)
+    assert loaded.cmn_window == 200 and loaded.context == 5
+    x = dict(kaldiio.load_scp(str(data / "feats.scp")))[model_utts(data)[1]]
+    same = BnfModel(model.net, DIM, CLASSES, cmn_window=200)
+    np.testing.assert_array_equal(loaded.extract(x), same.extract(x))
+
+
+def model_utts(data: Path) -> list[str]:
+    return [line.split()[0] for line in (data / "feats.scp").read_text().splitlines()]
 
 
 def test_bad_model_files(trained, tmp_path):
@@ -114,11 +162,15 @@ def test_bad_model_files(trained, tmp_path):
     with pytest.raises(CheckpointError, match="trunc.pt"):
         BnfModel.load(trunc)
     other = tmp_path / "other.pt"
-    torch.save({"format": "lidtool-model"}, other)
-    with pytest.raises(CheckpointError, match="not a lidtool-bnf file"):
+    torch.save({"format": "lidtool-checkpoint"}, other)
+    with pytest.raises(CheckpointError, match="not a lidtool-model or lidtool-bnf file"):
         BnfModel.load(other)
     obj = torch.load(root / "exp" / "final.pt", weights_only=True)
-    obj["config"]["hidden_dim"] = 32
+    classifier = tmp_path / "classifier.pt"
+    torch.save({**obj, "kind": "classifier"}, classifier)
+    with pytest.raises(CheckpointError, match="not a bnf network"):
+        BnfModel.load(classifier)
+    obj["config"]["model"]["hidden_dim"] = 32
     bad = tmp_path / "bad.pt"
     torch.save(obj, bad)
     with pytest.raises(CheckpointError, match="do not fit"):
@@ -133,8 +185,9 @@ def test_frame_mismatch_names_utterance(tmp_path):
     bad_utt = sorted(ali)[2]
     ali[bad_utt] = ali[bad_utt][:-1]
     write_int_vectors(alidir / "ali.ark", alidir / "ali.scp", ali)
+    opts = small_opts(num_epochs=1, valid_fraction=0.0)
     with pytest.raises(FeatureError) as err:
-        train_bnf(data, alidir / "ali.scp", tmp_path / "exp", small_cfg(num_epochs=1))
+        train_bnf(data, alidir / "ali.scp", tmp_path / "exp", opts)
     msg = str(err.value)
     assert bad_utt in msg and "ali.scp:3" in msg and "feature frames" in msg
     assert not (tmp_path / "exp" / "final.pt").exists()
@@ -143,37 +196,105 @@ def test_frame_mismatch_names_utterance(tmp_path):
     ali[bad_utt] = np.full(len(ali[bad_utt]) + 1, 3, np.int32)
     write_int_vectors(alidir / "ali.ark", alidir / "ali.scp", ali)
     with pytest.raises(FeatureError, match="outside"):
-        load_frame_data(data, alidir / "ali.scp", small_cfg())
+        train_bnf(data, alidir / "ali.scp", tmp_path / "exp", opts)
+    # so is an aligned utterance that the data dir does not have
+    ali["zz-unknown"] = np.zeros(50, np.int32)
+    write_int_vectors(alidir / "ali.ark", alidir / "ali.scp", ali)
+    with pytest.raises(FeatureError, match=r"ali.scp:5: utterance 'zz-unknown' is not in"):
+        train_bnf(data, alidir / "ali.scp", tmp_path / "exp", opts)
 
 
 def test_interrupted_training_resumes_identically(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     data, alidir = make_task(tmp_path, num_utts=6, seed=5)
-    cfg = dict(num_epochs=3, hidden_dim=24, chunk_frames=16)
-    full = train_bnf(data, alidir / "ali.scp", tmp_path / "full", small_cfg(**cfg), device="cpu")
-    real_save = bnf._save_checkpoint
+    opts = dict(num_epochs=3, hidden_dim=24, chunk_frames=16, batch_size=8)
+    full = train_bnf(data, alidir / "ali.scp", tmp_path / "full", small_opts(**opts),
+                     device="cpu")
+    real_save = Trainer.save_checkpoint
     calls = []
 
-    def save_then_die(*a, **kw):
-        real_save(*a, **kw)
-        calls.append(1)
+    def save_then_die(self):
+        path = real_save(self)
+        calls.append(path)
         if len(calls) == 2:
             raise KeyboardInterrupt
+        return path
 
-    monkeypatch.setattr(bnf, "_save_checkpoint", save_then_die)
+    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        train_bnf(data, alidir / "ali.scp", tmp_path / "part", small_cfg(**cfg), device="cpu")
+        train_bnf(data, alidir / "ali.scp", tmp_path / "part", small_opts(**opts),
+                  device="cpu")
     assert not (tmp_path / "part" / "final.pt").exists()
-    monkeypatch.setattr(bnf, "_save_checkpoint", real_save)
-    resumed = train_bnf(data, alidir / "ali.scp", tmp_path / "part", small_cfg(**cfg),
+    monkeypatch.setattr(Trainer, "save_checkpoint", real_save)
+    resumed = train_bnf(data, alidir / "ali.scp", tmp_path / "part", small_opts(**opts),
                         device="cpu")
-    assert [e["epoch"] for e in resumed.history] == [0, 1, 2, 3]
-    assert [e["valid_acc"] for e in resumed.history] == [e["valid_acc"] for e in full.history]
-    for k, v in full.net.state_dict().items():
-        assert torch.equal(v, resumed.net.state_dict()[k]), k
+    assert [e["epoch"] for e in resumed.history] == [1, 2, 3]
+    assert resumed.history == full.history
+    _same_weights(full.net.state_dict(), resumed.net.state_dict())
     # other options do not silently continue an old run
-    with pytest.raises(CheckpointError, match="other options"):
-        train_bnf(data, alidir / "ali.scp", tmp_path / "part", small_cfg(**cfg, seed=9))
+    conf = (tmp_path / "part" / "bnf.yaml").read_text()
+    for other in ({"seed": 9}, {"lr": 1e-3}, {"valid_fraction": 0.5}):
+        with pytest.raises(CheckpointError, match="other options"):
+            train_bnf(data, alidir / "ali.scp", tmp_path / "part", small_opts(**opts, **other))
+    assert (tmp_path / "part" / "bnf.yaml").read_text() == conf
+    assert not list((tmp_path / "part").glob(".*.tmp*"))
+    assert (tmp_path / "part" / "data" / "valid" / "feats.scp").read_text().count("\n") == 1
+
+
+def test_frame_ce_strategy_through_lidtool_train(trained, tmp_path):
+    """The bnf network is an ordinary trainer model: `lidtool train` with frame_ce on a
+    data dir with frame labels writes a "bnf" final.pt that make-bnf's BnfModel loads."""
+    root, data, alidir, _ = trained
+    conf = tmp_path / "bnf.yaml"
+    conf.write_text(yaml.safe_dump({
+        "model": {"name": "bnf", "hidden_dim": 24, "bottleneck_dim": 8},
+        "data": {"label_table": "none", "frame_labels": str(alidir / "ali.scp"),
+                 "min_chunk": 20, "max_chunk": 30, "min_frames": 1,
+                 "valid_dir": str(root / "exp" / "data" / "valid")},
+        "train": {"strategy": "frame_ce", "steps": 6, "batch_size": 4, "ckpt_every": 3},
+        "optim": {"name": "adam", "lr": 0.003}}))
+    exp = tmp_path / "exp"
+    r = _run([".venv/bin/lidtool", "train", "--config", conf, "--device", "cpu", data, exp])
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(x) for x in (exp / "train_log.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in rows] == list(range(1, 7))
+    assert all(0 <= x["acc"] <= 1 for x in rows) and "valid_acc" in rows[2]
+    assert "valid_acc" in rows[5] and "valid_acc" not in rows[0]
+    model = BnfModel.load(exp / "final.pt")
+    assert model.dim == 8 and model.num_pdfs == CLASSES
+    # the validator's numbers are those of the final model
+    valid = model_utts(root / "exp" / "data" / "valid")
+    feats = dict(kaldiio.load_scp(str(data / "feats.scp")))
+    ali = dict(kaldiio.load_scp(str(alidir / "ali.scp")))
+    ok = sum(int((_logits_argmax(model, feats[u]) == ali[u]).sum()) for u in valid)
+    total = sum(len(ali[u]) for u in valid)
+    assert rows[-1]["valid_acc"] == pytest.approx(ok / total, abs=1e-6)
+
+
+def _logits_argmax(model: BnfModel, feats: np.ndarray) -> np.ndarray:
+    from lidtool.features.cmn import sliding_cmn
+    from lidtool.nnet.bnf import pad_edges
+    x = pad_edges(sliding_cmn(feats, window=model.cmn_window), model.context, model.context)
+    with torch.no_grad():
+        return model.net(torch.from_numpy(np.ascontiguousarray(x))[None])[0].argmax(0).numpy()
+
+
+def test_frame_ce_config_errors(trained, tmp_path):
+    root, data, alidir, _ = trained
+    train = load_train_data(data, [], label_table="none", min_frames=1)
+    base = {"data": {"label_table": "none", "frame_labels": str(alidir / "ali.scp"),
+                     "min_chunk": 20, "max_chunk": 20},
+            "train": {"strategy": "frame_ce", "steps": 2, "batch_size": 4},
+            "model": {"name": "bnf"}}
+    conf = tmp_path / "c.yaml"
+    for change, message in (({"model": {"name": "tdnn"}}, "needs a frame model"),
+                            ({"data": {"min_chunk": 10, "max_chunk": 20}}, "min_chunk=10"),
+                            ({"data": {"frame_labels": None}}, "needs frame labels"),
+                            ({"model": {"name": "bnf", "layers": [[4, 1]]}}, "odd kernels")):
+        cfg = {k: {**v, **change.get(k, {})} for k, v in base.items()}
+        conf.write_text(yaml.safe_dump(cfg))
+        with pytest.raises(ConfigError, match=message):
+            Trainer(load_config(conf), train, tmp_path / "exp", device="cpu", source=str(conf))
 
 
 def test_make_bnf_cli_and_steps(trained, tmp_path):
@@ -213,11 +334,10 @@ def test_make_bnf_cli_and_steps(trained, tmp_path):
 
 
 def test_scripts_help_and_bad_args(tmp_path):
-    for script, cwd in (("steps/asr/train_bnf.sh", REPO), ("steps/make_bnf.sh", REPO),
-                        ("steps/make_bnf_sets.sh", REPO)):
-        r = _run([script, "--help"], cwd=cwd)
+    for script in ("steps/asr/train_bnf.sh", "steps/make_bnf.sh", "steps/make_bnf_sets.sh"):
+        r = _run([script, "--help"])
         assert r.returncode == 0 and "usage:" in r.stdout + r.stderr, script
-        r = _run([script], cwd=cwd)
+        r = _run([script])
         assert r.returncode != 0 and "usage:" in r.stderr, script
     r = _run(["steps/make_bnf.sh", tmp_path / "nothing", tmp_path, tmp_path / "out"])
     assert r.returncode != 0 and "final.pt does not exist" in r.stderr

@@ -15,6 +15,8 @@ each frame's pdf-id is its label (ali.scp). Modules:
   evaluate    frame accuracy vs true timings, phone error rate
   pipeline    experiment-dir steps behind the `lidtool asr-*` commands
   synthetic   a fake language (Gaussian "MFCC" phones) for tests
+  bnf         bottleneck features: BnfModel (a trained network's final.pt), bnf data dirs
+  bnf_train   the bnf network's training: its options as a config of the one trainer
 Why not kaldi-hmm-gmm's TransitionModel/ContextDependency: they cannot hold a triphone
 tree built in Python (no tree building, no ContextDependency constructor), so the
 context-dependency and HMM expansion are ours; kaldifst, kaldilm and kaldi-decoder do

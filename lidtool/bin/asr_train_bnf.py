@@ -5,19 +5,22 @@
 DATA_DIR has feats.scp (the features the alignments were made on, e.g. data/asr_cmn);
 ALI_SCP holds one pdf-id per feature frame (exp/asr/tri1/ali.scp; the number of classes is
 read from the num_pdfs file beside it unless --num-pdfs is given). Writes OUT_DIR/final.pt
-(the model `lidtool make-bnf` uses), OUT_DIR/history.json (per-epoch loss and held-out frame
-accuracy) and OUT_DIR/checkpoint.pt after every epoch: re-running the same command after an
-interruption continues from the last finished epoch.
+(the model `lidtool make-bnf` uses) and OUT_DIR/history.json (per-epoch loss and held-out
+frame accuracy). The training is the one trainer's (`lidtool train`) with the `frame_ce`
+strategy and `model.name: bnf`; the options become OUT_DIR/bnf.yaml (see
+lidtool.asr.bnf_train), and the trainer writes config.yaml, train_log.jsonl and
+checkpoints/ckpt-<step>.pt after every epoch: re-running the same command after an
+interruption continues from the last checkpoint.
 """
 from __future__ import annotations
 
 import json
 
-from lidtool.asr.bnf import BnfConfig, train_bnf
+from lidtool.asr.bnf_train import BnfOptions, train_bnf
 
 
 def add_arguments(p) -> None:
-    d = BnfConfig()
+    d = BnfOptions()
     p.add_argument("--bottleneck-dim", type=int, default=d.bottleneck_dim,
                    help=f"bnf feature dimension (default {d.bottleneck_dim})")
     p.add_argument("--hidden-dim", type=int, default=d.hidden_dim,
@@ -34,6 +37,8 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help=f"initial Adam lr (default {d.lr})")
     p.add_argument("--final-lr", type=float, default=d.final_lr,
                    help=f"lr of the last epoch (default {d.final_lr})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help=f"Adam weight decay (default {d.weight_decay})")
     p.add_argument("--cmn-window", type=int, default=d.cmn_window,
                    help=f"sliding CMN window in frames (default {d.cmn_window})")
     p.add_argument("--valid-fraction", type=float, default=d.valid_fraction,
@@ -61,16 +66,18 @@ def main(args) -> int:
     import torch
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
-    cfg = BnfConfig.from_dict({
+    opts = BnfOptions.from_dict({
         "bottleneck_dim": args.bottleneck_dim, "hidden_dim": args.hidden_dim,
         "layers": parse_layers(args.layers), "num_epochs": args.num_epochs,
         "chunk_frames": args.chunk_frames, "batch_size": args.batch_size, "lr": args.lr,
-        "final_lr": args.final_lr, "cmn_window": args.cmn_window,
-        "valid_fraction": args.valid_fraction, "seed": args.seed}, source="command line")
-    model = train_bnf(args.data_dir, args.ali_scp, args.out_dir, cfg, num_pdfs=args.num_pdfs,
+        "final_lr": args.final_lr, "weight_decay": args.weight_decay,
+        "cmn_window": args.cmn_window, "valid_fraction": args.valid_fraction,
+        "seed": args.seed}, source="command line")
+    model = train_bnf(args.data_dir, args.ali_scp, args.out_dir, opts, num_pdfs=args.num_pdfs,
                       device=args.device)
+    last = model.history[-1] if model.history else {}
     print(json.dumps({"final": f"{args.out_dir}/final.pt", "bottleneck_dim": model.dim,
-                      "num_pdfs": model.num_pdfs, **model.history[-1]}, indent=1))
+                      "num_pdfs": model.num_pdfs, **last}, indent=1))
     return 0
 
 

@@ -15,6 +15,10 @@ under ``model`` except ``hidden`` and ``embedding_layer`` is passed to the encod
 The ``head`` section names the classifier head and its options; its ``schedule`` key (a
 margin warm-up, ``lidtool.losses.schedule``) is for the trainer and not a head option.
 
+Frame models (FRAME_MODELS, e.g. ``model.name: bnf``, lidtool.nnet.bnf) are not LIDNets: they
+map x [B, T + 2 * context, F] to per-frame logits [B, C, T]; ``hidden`` and
+``embedding_layer`` do not apply to them and every other model key is a builder option.
+
 ``Backbone.forward_frames(x, layer)`` also returns a frame layer's output (TDNN encoders),
 for the multi-task phoneme branch, which the training strategy owns (never part of LIDNet).
 """
@@ -25,11 +29,13 @@ from torch import nn
 
 from lidtool.errors import ConfigError
 from lidtool.losses.base import build_head, head_names
+from lidtool.nnet.bnf import BnfNet
 from lidtool.nnet.pooling import StatsPooling
 from lidtool.nnet.resnet import resnet32, resnet34
 from lidtool.nnet.tdnn import etdnn, xvector_tdnn
 
 ENCODERS = {"tdnn": xvector_tdnn, "etdnn": etdnn, "resnet32": resnet32, "resnet34": resnet34}
+FRAME_MODELS = {"bnf": BnfNet}     # (feat_dim, num_classes, **options) -> frame classifier
 # model-section keys that are not encoder options (init/freeze*: the trainer's, see
 # lidtool.train.init)
 MODEL_KEYS = ("name", "hidden", "embedding_layer", "init", "freeze", "freeze_steps")
@@ -142,16 +148,23 @@ def _layer_names(n_hidden: int) -> list[str]:
 
 
 def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int,
-                source: str = "<config>") -> LIDNet:
-    """Build a LIDNet from the `model` and `head` config sections.
+                source: str = "<config>") -> nn.Module:
+    """Build a LIDNet (or a frame model of FRAME_MODELS) from the `model` and `head` config
+    sections.
 
     `source` names the config file in errors (unknown model/head name, bad options).
     """
     name = model_cfg.get("name")
+    enc_opts = {k: v for k, v in model_cfg.items() if k not in MODEL_KEYS}
+    if name in FRAME_MODELS:
+        try:
+            return FRAME_MODELS[name](feat_dim, num_classes, **enc_opts)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(source, f"model: bad options {enc_opts} for '{name}': "
+                              f"{err}") from None
     if name not in ENCODERS:
         raise ConfigError(source, f"model.name: unknown model '{name}'",
-                          fix=f"use one of: {', '.join(sorted(ENCODERS))}")
-    enc_opts = {k: v for k, v in model_cfg.items() if k not in MODEL_KEYS}
+                          fix=f"use one of: {', '.join(sorted({**ENCODERS, **FRAME_MODELS}))}")
     try:
         encoder = ENCODERS[name](feat_dim, **enc_opts)
     except (TypeError, ValueError) as err:

@@ -26,7 +26,12 @@ give the head (`phone_conf`), checked against the head's `aux_inputs`; `heads()`
 classifier heads whose margin the trainer schedules (`head.schedule`).
 `artifact(weights)` says what final.pt holds (a "kind" and the weights inference loads;
 "classifier" for every strategy here); `needs_classes = False` lets a strategy train
-without a label table (data.label_table: none).
+without a label table (data.label_table: none); `num_outputs(data)` is the model's number of
+output classes (default: the label table's classes) and `validator()` what validates it.
+
+  frame_ce  (lidtool.train.frame_ce) frame-level cross-entropy on data.frame_labels for a
+          frame model (the bottleneck network); final.pt is a "bnf" artifact.
+
 Tools a strategy can use: `t.update(name, loss_fn)` (one optimiser update on the batch of
 sampler `name`, with gradient accumulation and mixed precision), `t.make_sampler(kind,
 name)`, `t.reset_loaders()`, `t.rebuild_optimizer(params, optim_cfg, sched_cfg, steps)`,
@@ -43,6 +48,7 @@ from torch import nn
 
 from lidtool.errors import ConfigError
 from lidtool.train.config import register_section
+from lidtool.train.validation import build_validator
 
 log = logging.getLogger(__name__)
 STRATEGIES: dict[str, type] = {}
@@ -103,6 +109,11 @@ class Strategy:
         self.cfg = trainer.cfg
 
     # -- set-up ---------------------------------------------------------------------------
+    @classmethod
+    def num_outputs(cls, data) -> int:
+        """Output classes of the model the trainer builds (frame labels are attached)."""
+        return len(data.classes)
+
     def setup(self) -> None:
         """Create samplers and auxiliary modules (called once, before any checkpoint load)."""
         self.main = self.t.make_sampler(self.cfg["sampler"]["name"], "main")
@@ -124,6 +135,11 @@ class Strategy:
     def heads(self) -> list:
         """Classifier heads trained by this strategy (margin schedules apply to each)."""
         return [self.t.model.classifier.head]
+
+    def validator(self):
+        """What evaluates the model every `train.valid_every` steps (None: nothing): by
+        default utterance classification on `data.valid_dir` (lidtool.train.validation)."""
+        return build_validator(self.cfg, self.t.data, self.t.device)
 
     # -- per step ---------------------------------------------------------------------------
     def before_step(self, step: int) -> None:
@@ -273,4 +289,5 @@ class WADCLStrategy(Strategy):
         self.h_r.load_state_dict(state["h_r"])
 
 
+import lidtool.train.frame_ce  # noqa: E402,F401  (registers the frame_ce strategy)
 import lidtool.train.multitask  # noqa: E402,F401  (registers the multitask strategy)

@@ -5,18 +5,19 @@ margin schedules (`head.schedule`: MarginScheduler.step with the number of steps
 every head of the strategy; the margin is logged as `margin`) -> strategy.train_step
 (each optimiser update goes through `update`: batch, forward, backward, step) -> scheduler
 step -> BatchNorm buffers averaged over DDP ranks -> WMA update -> metrics (averaged over
-ranks) -> validation (`data.valid_dir`, every `train.valid_every` steps) -> a row of
-exp/<sys>/train_log.jsonl -> checkpoint every `train.ckpt_every` steps and at the end. At
-the end final.pt is written from the strategy's artifact of the WMA model when WMA is on,
-else of the model, or of the mean of the last checkpoints (`train.average_last`).
+ranks) -> validation (the strategy's `validator()`: `data.valid_dir`, every
+`train.valid_every` steps) -> a row of exp/<sys>/train_log.jsonl -> checkpoint every
+`train.ckpt_every` steps and at the end. At the end final.pt is written from the
+strategy's artifact of the WMA model when WMA is on, else of the model, or of the mean of
+the last checkpoints (`train.average_last`).
 
 `model.init` (weights of another model) is applied when training starts at step 0.
 
 Only rank 0 writes files, logs and shows the tqdm bar.
 
 Frame labels (`data.frame_labels`) are attached to the training data only for strategies
-that use them (`multitask`); for others they are ignored with a log line, so a recipe can
-pass the same override to every system.
+that use them (`multitask`, `frame_ce`); for others they are ignored with a log line, so a
+recipe can pass the same override to every system.
 """
 from __future__ import annotations
 
@@ -46,7 +47,6 @@ from lidtool.train.optim import build_optimizer, build_scheduler
 from lidtool.train.samplers import ChunkBatchSampler, sampler_seed
 from lidtool.train.strategies import build_strategy, strategy_class
 from lidtool.train.update import Updater
-from lidtool.train.validation import build_validator
 from lidtool.train.wma import WeightMovingAverage
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,10 @@ class Trainer:
             raise ConfigError(source, f"train.strategy={cls.name} trains a classifier, but "
                               "data.label_table is none (no classes)",
                               fix="set data.label_table (utt2lang, utt2spk, ...)")
-        self.model = build_model(cfg["model"], cfg["head"], data.feat_dim, len(data.classes),
+        self._frame_labels(cls)
+        self.model = build_model(cfg["model"], cfg["head"], data.feat_dim, cls.num_outputs(data),
                                  source=source).to(self.device)
         self.broadcast(self.model)
-        self._frame_labels(cls)
         self.freezer = Freezer(self.model, cfg["model"], source)
         self.updater = Updater(cfg["train"], self.device, self.dist, source)
         self.dataset = ChunkDataset(data)
@@ -95,7 +95,7 @@ class Trainer:
         self.optimizer, self.scheduler = self._make_optimizer(
             self.strategy.parameters(), cfg["optim"], cfg["sched"], int(cfg["train"]["steps"]))
         check_average_last(cfg["train"], self.total_steps, source)
-        self.validator = build_validator(cfg, data, self.device)
+        self.validator = self.strategy.validator()
 
     # -- set-up helpers --------------------------------------------------------------------------
     def _frame_labels(self, cls) -> None:

@@ -16,8 +16,11 @@ extra_opts=""
 help_message="usage: $0 [options] <data-dir> <ali-dir> <out-dir>
 e.g.: $0 --bottleneck-dim 40 data/asr_cmn exp/asr/tri1 exp/asr/bnf
 <data-dir> holds the feats.scp the alignments were made on; <ali-dir> holds ali.scp and
-num_pdfs (steps/asr/train_tri.sh). Writes <out-dir>/final.pt, history.json, log/train_bnf.log;
-an interrupted run continues from <out-dir>/checkpoint.pt. Skips when <out-dir>/.done exists.
+num_pdfs (steps/asr/train_tri.sh). Trains with the one trainer (lidtool train: strategy
+frame_ce, model bnf; the options become <out-dir>/bnf.yaml). Writes <out-dir>/final.pt,
+history.json, config.yaml, train_log.jsonl, data/{train,valid} (the held-out split) and
+log/train_bnf.log; an interrupted run continues from <out-dir>/checkpoints/. Skips when
+<out-dir>/.done exists.
 options:
   --cmd CMD               job runner (default: $cmd)
   --bottleneck-dim N      bnf feature dimension (default: $bottleneck_dim)
