@@ -18,14 +18,19 @@ from test_train_data import make_feats_dir, write_tiny_config
 torch.set_num_threads(1)
 
 
+def train_tiny_model(root, *overrides: str):
+    """A 4-step TDNN on 8-dim features (root/exp/final.pt): (final.pt, config, data dir)."""
+    data = make_feats_dir(root / "train", counts=(4, 4))
+    conf = write_tiny_config(root / "c.yaml")
+    args = [x for o in ("train.steps=4", *overrides) for x in ("--override", o)]
+    assert cli(["train", "--config", str(conf), *args, str(data), str(root / "exp")]) == 0
+    return root / "exp" / "final.pt", conf, data
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("checks")
-    data = make_feats_dir(root / "train", counts=(4, 4))
-    conf = write_tiny_config(root / "c.yaml")
-    assert cli(["train", "--config", str(conf), "--override", "train.steps=4",
-                str(data), str(root / "exp")]) == 0
-    return root, root / "exp" / "final.pt"
+    return root, train_tiny_model(root)[0]
 
 
 @pytest.mark.parametrize("command", ["infer", "extract-embeddings"])

@@ -32,6 +32,7 @@ from lidtool.cli import main as cli
 from lidtool.data import audio
 from lidtool.train import checkpoint as ckpt_io
 from conftest import REPO, make_wav
+from test_inference_checks import train_tiny_model
 from test_train_data import make_feats_dir, write_tiny_config
 
 torch.set_num_threads(1)
@@ -90,11 +91,7 @@ def featured(tiny_data_dir, tmp_path, mfcc_conf):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     root = tmp_path_factory.mktemp("rel_model")
-    data = make_feats_dir(root / "train", counts=(4, 4))
-    conf = write_tiny_config(root / "c.yaml")
-    assert cli(["train", "--config", str(conf), "--override", "train.steps=4",
-                "--override", "train.ckpt_every=2", str(data), str(root / "exp")]) == 0
-    return root, root / "exp" / "final.pt", conf, data
+    return (root, *train_tiny_model(root, "train.ckpt_every=2"))
 
 
 # -- audio -------------------------------------------------------------------------------------
