@@ -85,3 +85,12 @@ def test_resume_with_changed_lr_is_refused_or_applied_on_purpose(tmp_path, data_
     assert applied.scheduler.base_lrs == [0.01]
     # the momentum buffers of the checkpoint are kept
     assert len(applied.optimizer.state) == len(more.optimizer.state) > 0
+
+
+def test_init_file_and_mini_section_are_not_compared(tmp_path):
+    conf = write_tiny_config(tmp_path / "c.yaml")
+    a = load_config(conf, ["model.init={path: a.pt}", "mini={train.steps: 3}"])
+    b = load_config(conf, ["model.init={path: moved.pt}", "mini={train.steps: 5}"])
+    assert config_differences(a, b) == []
+    c = load_config(conf, ["model.init={path: a.pt}", "model.channels=16"])
+    assert [k for k, _, _ in config_differences(a, c)] == ["model.channels"]

@@ -7,14 +7,17 @@ the step budget (`train.steps`, a strategy's `<section>.steps`), listing the key
 `--allow-config-change` applies the new config on purpose, including the optimizer's
 hyper-parameters and the schedule's base learning rates (`apply_hyperparams`).
 
-The `mini` section is not compared: what it changes is compared in the sections it sets.
-A key absent from an older checkpoint's config counts as its default.
+Not compared either: the `mini` section (what it changes is compared in the sections it
+sets) and `model.init` (read only at step 0; a resumed run has the weights in its
+checkpoint, so the init file may have moved). A key absent from an older checkpoint's
+config counts as its default.
 """
 from __future__ import annotations
 
 from lidtool.errors import CheckpointError
 
 STEP_BUDGET = ("steps",)       # <section>.steps: more (or fewer) steps is a plain resume
+NOT_COMPARED = ("mini", "model.init")
 _MISSING = object()
 
 
@@ -31,14 +34,15 @@ def _flatten(cfg, prefix: str = "") -> dict[str, object]:
 
 def config_differences(old: dict, new: dict) -> list[tuple[str, object, object]]:
     """[(dotted key, checkpoint value, this run's value)] of the keys that differ, sorted;
-    the step budget and the `mini` section are left out."""
+    the step budget and NOT_COMPARED are left out."""
     from lidtool.train.config import defaults
     base = _flatten(defaults())
     a, b = _flatten(old), _flatten(new)
     diffs = []
     for key in sorted(set(a) | set(b)):
-        section, _, leaf = key.partition(".")
-        if section == "mini" or leaf in STEP_BUDGET:
+        leaf = key.partition(".")[2]
+        if leaf in STEP_BUDGET or any(key == p or key.startswith(p + ".")
+                                      for p in NOT_COMPARED):
             continue
         va, vb = a.get(key, base.get(key, _MISSING)), b.get(key, base.get(key, _MISSING))
         if va != vb and not (va == {} and vb is _MISSING or vb == {} and va is _MISSING):
