@@ -135,7 +135,8 @@ def test_make_feats_failure_leaves_no_feats_scp(tiny_data_dir, tmp_path, repo):
     assert not (feat_dir / "raw_fbank_tiny.2.ark").exists()
     assert not (feat_dir / "raw_fbank_tiny.2.scp").exists()
     log2 = (log_dir / "make_feats_fbank_tiny.2.log").read_text()
-    assert "wav.scp:2" in log2 and "shorter than one" in log2
+    # the error names the user's wav.scp line (5), not that of the split copy (2)
+    assert f"{tiny_data_dir}/wav.scp:5" in log2 and "shorter than one" in log2
 
 
 def test_make_feats_usage_errors(tiny_data_dir, tmp_path, repo):

@@ -119,3 +119,31 @@ def test_cli_resume_auto_continues(tmp_path, data_dir, caplog):
     assert cli(base + ["--override", "train.steps=3", "--resume", "none", str(data_dir),
                        str(exp)]) == 0
     assert _losses(exp)[0] == [1, 2, 3]
+
+
+def test_failed_checkpoint_save_says_so_and_keeps_the_previous_ones(tmp_path, data_dir,
+                                                                    monkeypatch):
+    """A disk that fills up during a save: a plain CheckpointError, no partial file, and the
+    checkpoints written before remain loadable (resuming continues from them)."""
+    import errno
+    trainer = _make(tmp_path, data_dir, ["train.steps=5"], "exp")
+    trainer.train()
+    before = ckpt_io.list_checkpoints(tmp_path / "exp")
+    assert before
+
+    def full_disk(obj, f, *a, **k):
+        with open(f, "wb") as out:
+            out.write(b"PK\x03\x04 partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(torch, "save", full_disk)
+    trainer.step = 10
+    with pytest.raises(CheckpointError) as err:
+        trainer.save_checkpoint()
+    msg = str(err.value)
+    assert "ckpt-00000010.pt" in msg and "No space left on device" in msg
+    assert "disk full" in msg and "previous checkpoints are intact" in msg
+    monkeypatch.undo()
+    assert ckpt_io.list_checkpoints(tmp_path / "exp") == before
+    assert sorted(p.name for p in (tmp_path / "exp" / "checkpoints").iterdir()) == \
+        [p.name for _, p in before]                     # no temp file left behind
+    ckpt_io.load_checkpoint(before[-1][1])

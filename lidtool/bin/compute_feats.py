@@ -16,6 +16,7 @@ import time
 
 from tqdm import tqdm
 
+from lidtool.data.audio import ISSUES, issue_summary
 from lidtool.data.datadir import iter_utterance_audio, validate_data_dir
 from lidtool.data.tables import write_table
 from lidtool.features.extract import FeatureConfig, compute_features
@@ -49,6 +50,7 @@ def main(args):
     name = args.name or f"{cfg.type}_{data_name}"
     utts = d.utts
     frames: dict[str, int] = {}
+    ISSUES.clear()
     audio_seconds = 0.0
     t0 = time.time()
     with ArkScpWriter(args.ark_dir, name, job) as writer:
@@ -62,8 +64,8 @@ def main(args):
             write_table(writer.ark.with_suffix(".utt2num_frames"), frames)
     elapsed = max(time.time() - t0, 1e-9)
     log.info("%s: %d utterances, %d frames of dim %d, %.1f s of audio in %.1f s (%.0fx real "
-             "time) -> %s", d.path, len(utts), sum(frames.values()), cfg.dim, audio_seconds,
-             elapsed, audio_seconds / elapsed, writer.scp)
+             "time)%s -> %s", d.path, len(utts), sum(frames.values()), cfg.dim, audio_seconds,
+             elapsed, audio_seconds / elapsed, issue_summary(), writer.scp)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def main(args):
                                          desc=f"embed {args.job}/{args.nj}"):
             writer.write(utt, vec)
             n += 1
-    log.info("wrote %d %s embeddings -> %s", n, layer, writer.scp)
+    log.info("wrote %d %s embeddings%s -> %s", n, layer, items.summary(), writer.scp)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,12 @@ def identify(model, info, path: str, device, model_path: str) -> list[tuple[str,
 
 
 def main(args):
+    from lidtool.inference.checks import check_model_features
     from lidtool.train.checkpoint import load_model
     from lidtool.train.distributed import pick_device
     device = pick_device(args.device)
     model, info = load_model(args.model, device)
+    check_model_features(info, args.model)
     for path in args.audio:
         ranked = identify(model, info, path, device, args.model)[: max(1, args.top)]
         print(path + "".join(f" {lang} {p:.4f}" for lang, p in ranked), flush=True)

@@ -32,8 +32,8 @@ def main(args):
     model, info, device, items = open_job(args)
     utts, matrix = score_utterances(model, items, device, desc=f"infer {args.job}/{args.nj}")
     write_score_file(args.scores, utts, info["classes"], matrix.reshape(len(utts), -1))
-    log.info("scored %d utterances x %d languages -> %s", len(utts), len(info["classes"]),
-             args.scores)
+    log.info("scored %d utterances x %d languages%s -> %s", len(utts), len(info["classes"]),
+             items.summary(), args.scores)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Train a DNN LID system (TDNN / E-TDNN / ResNet; plain, DCL, WMA, WADCL) from a YAML config.
 
     lidtool train --config conf/resnet_wadcl.yaml [--override train.steps=500 ...] [--mini]
-        [--resume auto|none|CKPT] [--feat-config conf/mfcc.conf] [--vad-config conf/vad.conf]
-        [--class2id FILE] [--device auto|cpu|cuda] DATA_DIR EXP_DIR
+        [--resume auto|none|CKPT] [--allow-config-change] [--feat-config conf/mfcc.conf]
+        [--vad-config conf/vad.conf] [--class2id FILE] [--device auto|cpu|cuda] DATA_DIR EXP_DIR
 
 DATA_DIR needs feats.scp and the label table of `data.label_table` (utt2lang by default;
 utt2spk, ... or none) (vad.scp is used when present). EXP_DIR gets config.yaml, the class
@@ -34,6 +34,10 @@ def add_arguments(p):
     p.add_argument("--resume", default="auto",
                    help="auto: continue from the latest checkpoint in EXP_DIR if any; "
                         "none: start over; or a checkpoint path")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="on resume, use this config even where it differs from the "
+                        "checkpoint's (learning rate, ...); without it such a resume is "
+                        "refused with the differing keys (the step budget may always change)")
     p.add_argument("--feat-config", default=None,
                    help="feature config the features were made with (saved in final.pt)")
     p.add_argument("--vad-config", default=None,
@@ -96,7 +100,7 @@ def main(args):
         elif args.resume != "none":
             resume = args.resume
         if resume is not None:
-            trainer.load_checkpoint(resume)
+            trainer.load_checkpoint(resume, apply_config=args.allow_config_change)
         if trainer.step >= trainer.total_steps and (trainer.exp_dir / "final.pt").is_file():
             log.info("%s: already trained (%d steps)", args.exp_dir, trainer.step)
             return 0

@@ -197,11 +197,11 @@ def iter_utterance_audio(d: DataDir | str | os.PathLike,
             if reco not in wav:
                 raise seg.error(utt, f"recording '{reco}' is not in wav.scp")
             samples, sr = read_audio(wav[reco], start=float(start), end=float(end),
-                                     where=wav.where(reco))
+                                     where=wav.where(reco), utt=utt)
         else:
             if utt not in wav:
                 raise DataDirError(d.file("wav.scp"), f"utterance '{utt}' is missing")
-            samples, sr = read_audio(wav[utt], where=wav.where(utt))
+            samples, sr = read_audio(wav[utt], where=wav.where(utt), utt=utt)
         yield utt, samples, sr
 
 

@@ -2,9 +2,15 @@
 
 Readers keep each key's line number so that later checks (missing wav, unknown language)
 can point at the exact line. Writers sort and write atomically.
+
+A table of a split part (`data/x/split4/3/wav.scp`, made by split_data_dir) points its
+errors at the user's own file: `where(key)` gives the line of `key` in `data/x/wav.scp`
+(read only when an error or warning asks for it), since that is the file to fix.
+Keys and values must be UTF-8; a line that is not is an error naming it.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -19,12 +25,46 @@ class Table(dict):
         super().__init__()
         self.path = str(path) if path is not None else None
         self.lines: dict[str, int] = {}
+        self._source: tuple[str, dict[str, int]] | None | bool = False   # False: not looked up
 
     def where(self, key: str) -> tuple[str | None, int | None]:
+        """(file, line) of `key`: the user's file for a table of a split part."""
+        source = self._source_lines()
+        if source is not None and key in source[1]:
+            return source[0], source[1][key]
         return self.path, self.lines.get(key)
 
     def error(self, key: str, message: str, fix: str | None = None) -> DataDirError:
-        return DataDirError(self.path or "<table>", message, line=self.lines.get(key), fix=fix)
+        path, line = self.where(key)
+        return DataDirError(path or "<table>", message, line=line, fix=fix)
+
+    def _source_lines(self) -> tuple[str, dict[str, int]] | None:
+        if self._source is False:
+            self._source = None
+            source = split_source(self.path) if self.path else None
+            if source is not None:
+                lines: dict[str, int] = {}
+                with open(source, "rb") as f:
+                    for lineno, raw in enumerate(f, 1):
+                        parts = raw.split(maxsplit=1)
+                        if parts:
+                            lines.setdefault(parts[0].decode("utf-8", "replace"), lineno)
+                self._source = (str(source), lines)
+        return self._source
+
+
+_SPLIT_ROOT = re.compile(r"^split\d+(spk)?$")
+
+
+def split_source(path) -> Path | None:
+    """`data/x/<name>` for `data/x/splitN[spk]/J/<name>` when that file exists, else None."""
+    path = Path(path)
+    part, root = path.parent, path.parent.parent
+    if part.name.isdigit() and _SPLIT_ROOT.match(root.name):
+        source = root.parent / path.name
+        if source.is_file():
+            return source
+    return None
 
 
 def read_table(path, *, require_sorted: bool = True, allow_empty_value: bool = False,
@@ -36,9 +76,18 @@ def read_table(path, *, require_sorted: bool = True, allow_empty_value: bool = F
         raise DataDirError(path, "file does not exist")
     table = Table(path)
     prev = None
-    with open(path, encoding="utf-8") as f:
+    # surrogateescape keeps bad bytes as lone surrogates, so the line that holds one is known
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
         for lineno, raw in enumerate(f, 1):
             line = raw.rstrip("\n")
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError as err:
+                byte = ord(line[err.start]) - 0xDC00
+                raise DataDirError(path, f"not valid UTF-8 (byte 0x{byte:02x} at column "
+                                   f"{err.start + 1}): {_shown(line[:80])!r}", line=lineno,
+                                   fix="convert the file to UTF-8 (iconv -f <encoding> -t "
+                                   "utf-8) or use ASCII ids") from None
             if not line.strip():
                 raise DataDirError(path, "empty line", line=lineno, fix=fix_hint or "remove it")
             parts = line.split(maxsplit=1)
@@ -59,6 +108,10 @@ def read_table(path, *, require_sorted: bool = True, allow_empty_value: bool = F
             table.lines[key] = lineno
             prev = key
     return table
+
+
+def _shown(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def merge_tables(paths, *, allow_empty_value: bool = False) -> dict[str, str]:

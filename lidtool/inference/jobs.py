@@ -3,13 +3,21 @@ and the command-line options that `lidtool infer` and `extract-embeddings` share
 
 Features come from `lidtool.features.reader.FeatureReader` (as in training); an utterance
 whose VAD marks no frame as voiced is scored on all its frames with a warning, because a
-score file must cover every utterance.
+score file must cover every utterance. With a model, the features' dimension is checked
+against it before the first forward pass (lidtool.inference.checks), and an utterance with
+fewer prepared frames than training used (the model's `data.min_frames`) is scored with a
+warning naming it; the count goes into the job's summary line.
 """
 from __future__ import annotations
+
+import logging
 
 import torch
 
 from lidtool.features.reader import FeatureReader
+from lidtool.inference.checks import check_data_features, check_model_features, feature_owner
+
+log = logging.getLogger(__name__)
 
 
 def job_slice(utts: list[str], nj: int, job: int) -> list[str]:
@@ -20,13 +28,53 @@ def job_slice(utts: list[str], nj: int, job: int) -> list[str]:
     return utts[(job - 1) * n // nj: job * n // nj]
 
 
+class JobUtterances:
+    """A lazy iterable of (utt, prepared features [T, D]) of some utterances of a reader.
+    Utterances with fewer than `warn_frames` prepared frames are logged and listed in
+    `.short` (they are repeat-padded to the network's input, which training never saw)."""
+
+    def __init__(self, reader: FeatureReader, utts: list[str], warn_frames: int = 0):
+        self.reader, self.utts, self.warn_frames = reader, utts, int(warn_frames)
+        self.short: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    def __iter__(self):
+        for utt in self.utts:
+            feats = self.reader.get(utt)
+            if len(feats) < self.warn_frames:
+                path, line = self.reader.where(utt)
+                log.warning("%s:%s: '%s' has only %d frames, fewer than the %d that "
+                            "training required (data.min_frames); its score is unreliable",
+                            path, line, utt, len(feats), self.warn_frames)
+                self.short.append(utt)
+            yield utt, feats
+
+    def summary(self) -> str:
+        """', N shorter than M frames' for a log line ('' when none was)."""
+        return (f", {len(self.short)} shorter than {self.warn_frames} frames (warned)"
+                if self.short else "")
+
+
 def prepared_utterances(data_dir, cmn_window: int, utts: list[str] | None = None,
-                        nj: int = 1, job: int = 1):
-    """A lazy iterator of (utt, prepared features [T, D]) for `utts` (default: the `job`-th
-    of `nj` blocks of `data_dir`/feats.scp). The tables are read (and checked) now."""
+                        nj: int = 1, job: int = 1, *, model_info: dict | None = None,
+                        model_path=None) -> JobUtterances:
+    """A lazy iterable of (utt, prepared features [T, D]) for `utts` (default: the `job`-th
+    of `nj` blocks of `data_dir`/feats.scp). The tables are read (and checked) now; with
+    `model_info` (load_model's info) so are the model's feature config and the dimension of
+    the first utterance, and short utterances are warned about."""
     reader = FeatureReader(data_dir, cmn_window=cmn_window, keep_unvoiced=True)
     utts = job_slice(reader.utts, nj, job) if utts is None else utts
-    return ((utt, reader.get(utt)) for utt in utts)
+    if model_info is None:
+        return JobUtterances(reader, utts)
+    check_model_features(model_info, model_path)
+    if utts:
+        check_data_features(model_info, model_path, reader, utts[0])
+    reader.dim = int(model_info["feat_dim"])
+    reader.dim_owner = feature_owner(model_info, model_path)
+    min_frames = int(((model_info.get("config") or {}).get("data") or {}).get("min_frames", 0))
+    return JobUtterances(reader, utts, warn_frames=min_frames)
 
 
 def add_job_arguments(p) -> None:
@@ -41,8 +89,8 @@ def add_job_arguments(p) -> None:
 
 def open_job(args):
     """Load the model of `args.model` and this job's share of `args.data_dir`: returns
-    (model, info, device, a lazy iterator of (utt, prepared features)).
-    `info["classes"]` is the model's label list."""
+    (model, info, device, JobUtterances). The features' dimension is checked against the
+    model here, before any forward pass. `info["classes"]` is the model's label list."""
     from lidtool.train.checkpoint import load_model
     from lidtool.train.distributed import pick_device
     if args.num_threads > 0:
@@ -51,4 +99,5 @@ def open_job(args):
     model, info = load_model(args.model, device)
     cmn = int((info.get("features") or {}).get("cmn_window", 300))
     return model, info, device, prepared_utterances(args.data_dir, cmn, nj=args.nj,
-                                                    job=args.job)
+                                                    job=args.job, model_info=info,
+                                                    model_path=args.model)

@@ -35,8 +35,21 @@ _CKPT_RE = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
 def save_file(path, obj: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """torch.save through a temp file: a failed write (disk full, quota, permissions) is a
+    CheckpointError saying so, and leaves the file it would replace, and every other
+    checkpoint, as they were (pruning runs only after a successful save)."""
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+    except (OSError, RuntimeError) as err:
+        # torch reports a failed write as RuntimeError ("PytorchStreamWriter failed writing
+        # file ..."); the OS error (ENOSPC, EDQUOT, EACCES) may be a plain OSError
+        detail = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+        raise CheckpointError(path, f"could not be written ({detail}); is the disk full? "
+                              "Nothing was replaced: the previous checkpoints are intact",
+                              fix=f"free space in {Path(path).parent} (or fix its "
+                                  "permissions) and re-run: training resumes from the "
+                                  "latest checkpoint") from None
 
 
 def _read(path, map_location="cpu"):

@@ -75,6 +75,31 @@ CHOICES = {
 }
 
 
+# The type of a closed-section key is that of its default; these keys default to null and
+# take a value of the given type when set. Numbers are checked in range where a bad value
+# would fail late or silently (checked after the type, so `v` is a number here).
+NULLABLE = {("data", "frame_labels"): str, ("data", "num_phones"): int,
+            ("data", "group_table"): str, ("data", "valid_dir"): str,
+            ("train", "valid_every"): int, ("sched", "decay_every"): int,
+            ("multitask", "layer"): int}
+RANGES = {("optim", "lr"): (lambda v: v > 0, "> 0"),
+          ("optim", "momentum"): (lambda v: 0 <= v < 1, "in [0, 1)"),
+          ("optim", "weight_decay"): (lambda v: v >= 0, ">= 0"),
+          ("train", "grad_clip"): (lambda v: v >= 0, ">= 0"),
+          ("sched", "gamma"): (lambda v: v > 0, "> 0"),
+          ("sched", "warmup_steps"): (lambda v: v >= 0, ">= 0"),
+          ("sched", "final_lr_scale"): (lambda v: v >= 0, ">= 0"),
+          ("sched", "decay_every"): (lambda v: v > 0, "> 0"),
+          ("sampler", "alpha"): (lambda v: v >= 0, ">= 0"),
+          ("data", "min_frames"): (lambda v: v > 0, "> 0"),
+          ("data", "cmn_window"): (lambda v: v >= 0, ">= 0 (0: no CMN)"),
+          ("data", "cache_mb"): (lambda v: v >= 0, ">= 0"),
+          ("data", "num_workers"): (lambda v: v >= 0, ">= 0"),
+          ("dcl", "steps"): (lambda v: v > 0, "> 0")}
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+               list: "a list", dict: "a mapping"}
+
+
 def register_section(name: str, defaults: dict) -> None:
     """Declare a config section (used by strategies: `dcl`, `wadcl`, ...)."""
     DEFAULTS[name] = defaults
@@ -175,7 +200,51 @@ def _read_with_base(path: Path, seen: tuple) -> dict:
     return base_data
 
 
+def check_types(cfg: dict, source: str) -> None:
+    """Every section is a mapping and every key of a closed section has its default's type
+    (a quoted "false" is not a boolean, `true` is not a step count) and lies in its RANGES.
+    A number written as a string that YAML 1.1 does not read as one (`1e-3`) becomes it."""
+    for section, schema in DEFAULTS.items():
+        values = cfg.get(section)
+        if not isinstance(values, dict):
+            raise ConfigError(source, f"'{section}' must be a mapping of keys, got {values!r}")
+        if schema is OPEN:
+            continue
+        for key, default in schema.items():
+            values[key] = _typed_value(section, key, values.get(key), default, source)
+
+
+def _typed_value(section: str, key: str, value, default, source: str):
+    want = NULLABLE.get((section, key)) if default is None else type(default)
+    if want is None or (value is None and default is None):
+        return value
+    if want is float and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    ok = (isinstance(value, bool) if want is bool
+          else _is_int(value) if want is int
+          else isinstance(value, (int, float)) and not isinstance(value, bool) if want is float
+          else isinstance(value, want))
+    if not ok:
+        raise ConfigError(source, f"{section}.{key} must be {_TYPE_NAMES[want]}, got "
+                          f"{value!r} ({type(value).__name__})",
+                          fix=f"e.g. {section}.{key}={_example(want, default)}")
+    check = RANGES.get((section, key))
+    if check is not None and not check[0](value):
+        raise ConfigError(source, f"{section}.{key} must be {check[1]}, got {value!r}")
+    return value
+
+
+def _example(want, default) -> str:
+    if default is not None:
+        return yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
+    return {int: "10", str: "path", float: "0.5"}.get(want, "null")
+
+
 def validate(cfg: dict, source: str) -> None:
+    check_types(cfg, source)
     for (section, key), allowed in CHOICES.items():
         value = cfg[section].get(key)
         if value not in allowed:

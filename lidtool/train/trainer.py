@@ -40,6 +40,7 @@ from lidtool.train import checkpoint as ckpt_io
 from lidtool.train import distributed as ddp
 from lidtool.train.averaging import average_last, check_average_last
 from lidtool.train.config import dump_config
+from lidtool.train.config_diff import apply_hyperparams, check_resume_config, hyperparams
 from lidtool.train.data import ChunkDataset, TrainData, attach_frame_labels
 from lidtool.train.init import Freezer, load_init, write_report
 from lidtool.train.labels import class_map_name, write_class_map
@@ -236,8 +237,12 @@ class Trainer:
         ckpt_io.prune_checkpoints(self.exp_dir, int(self.cfg["train"]["keep_checkpoints"]))
         return path
 
-    def load_checkpoint(self, path) -> None:
+    def load_checkpoint(self, path, apply_config: bool = False) -> None:
+        """Continue from checkpoint `path`. A config that differs from the checkpoint's in
+        more than the step budget is refused, or with `apply_config` used as given
+        (lidtool.train.config_diff)."""
         state = ckpt_io.load_checkpoint(path)
+        check_resume_config(path, state["config"], self.cfg, apply_config, log)
         classes = list(state.get("classes", state.get("langs", self.data.classes)))
         if classes != list(self.data.classes):
             raise CheckpointError(path, f"checkpoint classes {classes} differ from this run's "
@@ -245,8 +250,11 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
             self.strategy.load_state_dict(state.get("strategy") or {})
+            fresh = hyperparams(self.optimizer, self.scheduler) if apply_config else None
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
+            if fresh is not None:
+                apply_hyperparams(self.optimizer, self.scheduler, fresh)
             samplers = self.strategy.samplers()
             for name, s_state in (state.get("samplers") or {}).items():
                 if name in samplers:
