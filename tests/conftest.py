@@ -16,11 +16,6 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: a test of more than ~30 s (deselect with "
-                            "-m 'not slow')")
-
-
 def make_wav(path: Path, seconds: float, freq: float, sr: int = 16000, seed: int = 0) -> Path:
     """A tone plus a little noise, int16 wav: enough structure for features and VAD."""
     rng = np.random.default_rng(seed)
