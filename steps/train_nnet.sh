@@ -14,6 +14,7 @@ feat_config=""
 vad_config=""
 lang2id=""
 num_threads=1
+allow_config_change=false
 help_message="usage: $0 [options] <config.yaml> <train-data-dir> <exp-dir>
 e.g.: $0 --feat-config conf/mfcc.conf --vad-config conf/vad.conf conf/resnet_wadcl.yaml data/train exp/resnet_wadcl
 Runs 'lidtool train' (or torchrun with --nproc > 1; gloo on CPU, nccl on GPU) and logs to
@@ -31,8 +32,11 @@ options:
                        'data.frame_labels=exp/phone_labels/train/ali.scp'
   --feat-config FILE   feature config used for the features (saved in final.pt for identify)
   --vad-config FILE    VAD config used for vad.scp (saved in final.pt)
-  --lang2id FILE       fixed label map (default: sorted languages of utt2lang)
-  --num-threads N      torch threads per process (default: $num_threads)"
+  --lang2id FILE       fixed class map '<class> <id>' (default: the sorted classes of the
+                       config's data.label_table, utt2lang unless it says otherwise)
+  --num-threads N      torch threads per process (default: $num_threads)
+  --allow-config-change BOOL  resume although the config differs from the checkpoint's
+                       (default: $allow_config_change: refused, listing the differences)"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
 require_cmd "$cmd"
@@ -41,13 +45,14 @@ config=$1; data=$2; dir=$3
 is_done "$dir/.done" && { log "$dir is done; skipping"; exit 0; }
 [ -f "$config" ] || die "config $config does not exist"
 [ -f "$data/feats.scp" ] || die "$data/feats.scp does not exist (run the feature stage first)"
-[ -f "$data/utt2lang" ] || die "$data/utt2lang does not exist"
+# the label table (data.label_table of the config) is checked by lidtool train
 mkdir -p "$dir/log"
 lock_dir "$dir"
 write_rerun_cmd "$dir" "$0" "${orig_args[@]}"
 
 args=(--config "$config" --resume "$resume" --device "$device" --num-threads "$num_threads")
 [ "$mini" = true ] && args+=(--mini)
+[ "$allow_config_change" = true ] && args+=(--allow-config-change)
 for o in $overrides; do args+=(--override "$o"); done
 [ -n "$feat_config" ] && args+=(--feat-config "$feat_config")
 [ -n "$vad_config" ] && args+=(--vad-config "$vad_config")
