@@ -16,6 +16,8 @@ The timing of the speech is unchanged (same frames), so phone alignments stay va
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import signal
 
@@ -79,7 +81,9 @@ def _eq_curve(gains_db: list[float], n: int, sr: int) -> np.ndarray:
 def apply_transform(x: np.ndarray, sr: int, t: dict) -> np.ndarray:
     """Resynthesise float speech `x` with transform `t`; same length, float64."""
     try:
-        import pyworld
+        with warnings.catch_warnings():      # pyworld 0.3.5 imports the deprecated pkg_resources
+            warnings.simplefilter("ignore")
+            import pyworld
     except ImportError as err:
         raise ConfigError("voice_transform", f"voice transforms need pyworld: {err}",
                           fix="pip install pyworld (tools/install.sh does)") from None
