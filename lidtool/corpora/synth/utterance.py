@@ -154,7 +154,7 @@ def pad_and_channel(speech: np.ndarray, spec: UttSpec, cfg: dict, bank: list[np.
 
 def render(spec: UttSpec, speaker: Speaker, sampler: SentenceSampler, cfg: dict,
            bank: list[np.ndarray], transform: dict | None = None) -> Rendered:
-    """An espeak-ng (or MBROLA through espeak-ng) utterance, optionally passed through a
+    """An espeak-ng utterance, optionally passed through a
     speaker's voice transform before padding and channel."""
     seed = int(cfg["seed"])
     for k in range(CRASH_RETRIES + 1):

@@ -46,13 +46,12 @@ class SynthSpeaker:
     lang: str
     synth: str                   # backend name
     voice: str                   # backend voice (espeak: the language voice, no variant)
-    espeak: Speaker | None       # espeak/mbrola settings; None for other backends
-    params: dict                 # other backends' settings (duration_stretch)
+    espeak: Speaker | None       # espeak-ng settings; None for other backends
+    params: dict                 # other backends' settings (duration_stretch; rate, pitch)
     transform: dict | None       # voice_transform parameters, or None
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        return d
+        return dataclasses.asdict(self)
 
 
 def _declared(cfg: dict, name: str, lang: str) -> list[tuple[str, str]]:
@@ -105,8 +104,6 @@ def make_synth_speaker(cfg: dict, name: str, lang: str, role: str, index: int,
     espeak, params = None, {}
     if backend.aligned:
         espeak = make_speaker(lang, voice, role, index, seed, cfg["speakers"], variants)
-        if synth != "espeak":              # MBROLA voices take no espeak variant
-            espeak = dataclasses.replace(espeak, voice=voice, variant="")
     else:
         params = backend.draw_params(rng, cfg["speakers"])
     transform = None
@@ -133,7 +130,7 @@ def check_set_keys(cfg: dict, name: str, where: str) -> None:
                               fix=f"one of {sorted(SYNTHESIZERS)}")
         if s.get("mode", "cut") == "sentence" and not SYNTHESIZERS[synth].aligned:
             raise ConfigError(where, f"set '{name}' (mode sentence) needs phone alignments; "
-                              f"'{synth}' gives none", fix="use espeak (or mbrola) only")
+                              f"'{synth}' gives none", fix="use espeak only")
     if not isinstance(s.get("voices", {}), dict):
         raise ConfigError(where, f"set '{name}': voices must map a language to patterns")
     for train in s.get("heldout_synth_of", []):

@@ -2,9 +2,9 @@
 
 A backend knows which voices it has for a language label (`voices`), whether each is
 installed (`missing` names the package that provides it), and renders text with one voice
-(`render`) inside the caller's isolated child process. Backends that report phone timings
-(espeak-ng and its MBROLA voices) return them as the `alignment`; the others return None, and
-sets that need alignments (sentence mode) may only use the aligned ones.
+(`render`) inside the caller's isolated child process. A backend that reports phone timings
+(espeak-ng) returns them as the `alignment`; the others return None, and sets that need
+alignments (sentence mode) may only use aligned ones.
 """
 from __future__ import annotations
 
