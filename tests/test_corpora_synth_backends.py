@@ -25,7 +25,7 @@ from lidtool.corpora.synth.sets import load_config
 from lidtool.corpora.synth.unaligned import to_16k
 from lidtool.corpora.synth.voice_transform import (DEFAULT_TRANSFORM, apply_transform,
                                                    draw_transform)
-from lidtool.corpora.synth.voices import candidates, make_synth_speaker
+from lidtool.corpora.synth.voices import candidates, check_heldout_synth, make_synth_speaker
 from lidtool.errors import ConfigError, DataDirError
 
 REFERENCE_TREE = Path(os.environ.get("LIDTOOL_REFERENCE_TREE", "/work/main"))
@@ -169,13 +169,13 @@ def test_heldout_synth_set_shares_no_voice_with_training(multi, tmp_path):
     for name in ("train", "test_synth"):
         src = root / "data" / "manifests" / f"synth_supervisions_{name}.jsonl.gz"
         (man / src.name).write_bytes(src.read_bytes())
-    generate.check_heldout_synth(cfg, man, "test_synth")
+    check_heldout_synth(cfg, man, "test_synth")
     leak = supervisions(root / "data", "train")[:1]
     leak[0]["custom"]["voice"] = dict(leak[0]["custom"]["voice"])
     with gzip.open(man / "synth_supervisions_test_synth.jsonl.gz", "at") as f:
         f.write(json.dumps(leak[0]) + "\n")
     with pytest.raises(DataDirError, match="shares"):
-        generate.check_heldout_synth(cfg, man, "test_synth")
+        check_heldout_synth(cfg, man, "test_synth")
 
 
 def test_config_errors_name_the_problem(tmp_path, monkeypatch):

@@ -36,8 +36,8 @@ from lidtool.corpora.synth.text import (SentenceSampler, build_vocabulary, langu
                                         load_vocabulary, save_vocabulary)
 from lidtool.corpora.synth.unaligned import render_unaligned
 from lidtool.corpora.synth.utterance import SIL, render
-from lidtool.corpora.synth.voices import (SynthSpeaker, candidates, make_synth_speaker,
-                                          manifest_voice, uses_backends)
+from lidtool.corpora.synth.voices import (SynthSpeaker, candidates, check_heldout_synth,
+                                          make_synth_speaker, set_fingerprint, uses_backends)
 from lidtool.errors import ConfigError, DataDirError
 from lidtool.fileio import atomic_open, atomic_path, write_text_atomic
 
@@ -88,7 +88,9 @@ def resource_fingerprint(cfg: dict) -> str:
 
 
 def shard_fingerprint(cfg: dict, specs: list[UttSpec]) -> str:
-    return _digest([{k: v for k, v in cfg.items() if k != "sets"}, [vars(s) for s in specs]])
+    extra = set_fingerprint(cfg, specs[0].set) if specs else []
+    return _digest([{k: v for k, v in cfg.items() if k != "sets"}, [vars(s) for s in specs]]
+                   + ([extra] if extra else []))
 
 
 def _is_done(marker: Path, fingerprint: str) -> bool:
@@ -377,31 +379,3 @@ def make_corpus(cfg: dict, corpus_dir, data_dir, *, sets: list[str] | None = Non
             check_heldout_synth(cfg, data_dir / "manifests", name)
     return out
 
-
-def _manifest_voices(manifest_dir: Path, name: str) -> dict[str, set[tuple[str, str]]]:
-    """language -> {(synthesizer, voice)} used in set `name`, read from its manifest."""
-    path = manifest_dir / f"synth_supervisions_{name}.jsonl.gz"
-    if not path.is_file():
-        raise DataDirError(path, f"no manifest for set '{name}'",
-                           fix=f"generate it too (lidtool make-corpus --sets '{name} ...')")
-    out: dict[str, set[tuple[str, str]]] = {}
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            sup = json.loads(line)
-            out.setdefault(sup["language"], set()).add(manifest_voice(sup))
-    return out
-
-
-def check_heldout_synth(cfg: dict, manifest_dir, name: str) -> None:
-    """Fail unless held-out-synthesizer set `name` shares no (synthesizer, voice) of a
-    language with the training sets it names (from the manifests)."""
-    manifest_dir = Path(manifest_dir)
-    held = _manifest_voices(manifest_dir, name)
-    for train in cfg["sets"][name]["heldout_synth_of"]:
-        used = _manifest_voices(manifest_dir, train)
-        for lang, pairs in held.items():
-            shared = pairs & used.get(lang, set())
-            if shared:
-                raise DataDirError(manifest_dir / f"synth_supervisions_{name}.jsonl.gz",
-                                   f"held-out-synthesizer set '{name}' shares "
-                                   f"{sorted(shared)} ({lang}) with training set '{train}'")

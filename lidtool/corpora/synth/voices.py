@@ -7,10 +7,12 @@ multi-synthesizer set; sets without these keys keep the espeak-only speakers of
 ("festival:*", "espeak:en-us", fnmatch style); a held-out-synthesizer set
 (`heldout_synth_of: [train sets]`) drops every pair those sets may use. Candidates come from
 the tables in `backends`, not from what happens to be installed: a missing one is an error
-naming its package, or is dropped (with a warning) only where the set says `skip_missing`.
+naming its package, or is dropped (with a warning) only where the set says `skip_missing:
+true` (any synthesizer) or `skip_missing: [mbrola, ...]` (those named).
 
-A speaker is drawn once from its own stream (seed, language, role, index): a candidate pair,
-the backend's own settings (espeak: variant, pitch, rate...; festival/flite: a duration
+Speaker k of a language takes candidate (start + k) mod n (start drawn per set, language and
+role), so the voices are used in turn; the rest is drawn once from the speaker's own stream
+(seed, language, role, index): the backend's own settings (espeak: variant, pitch, rate...; festival/flite: a duration
 stretch) and, with `voice_transform: true`, a WORLD transform (`voice_transform`). Its id
 carries a short hash of all of these, so two different speakers never share an id.
 """
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import gzip
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +32,7 @@ from lidtool.corpora.synth.backends import get_synthesizer
 from lidtool.corpora.synth.speakers import ROLE_CODES, Speaker, make_speaker, stable_int
 from lidtool.corpora.synth.text import language_spec
 from lidtool.corpora.synth.voice_transform import draw_transform, transform_knobs
-from lidtool.errors import ConfigError
+from lidtool.errors import ConfigError, DataDirError
 
 BACKEND_KEYS = ("synthesizers", "voices", "voice_transform", "heldout_synth_of",
                 "skip_missing")
@@ -69,6 +73,11 @@ def _declared(cfg: dict, name: str, lang: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _may_skip(s: dict, synth: str) -> bool:
+    skip = s.get("skip_missing", False)
+    return skip is True or (isinstance(skip, list) and synth in skip)
+
+
 def candidates(cfg: dict, name: str, lang: str) -> list[tuple[str, str]]:
     """The (synthesizer, voice) pairs set `name` renders language `lang` with, checked."""
     s = cfg["sets"][name]
@@ -82,7 +91,7 @@ def candidates(cfg: dict, name: str, lang: str) -> list[tuple[str, str]]:
         package = get_synthesizer(synth).missing(voice)
         if package is None:
             kept.append((synth, voice))
-        elif s.get("skip_missing", False):
+        elif _may_skip(s, synth):
             log.warning("set %s: leaving out %s voice %s for %s (not installed: %s)", name,
                         synth, voice, lang, package)
         else:
@@ -98,8 +107,11 @@ def candidates(cfg: dict, name: str, lang: str) -> list[tuple[str, str]]:
 def make_synth_speaker(cfg: dict, name: str, lang: str, role: str, index: int,
                        pairs: list[tuple[str, str]], variants: list[str]) -> SynthSpeaker:
     seed = int(cfg["seed"])
+    # speakers take the voices in turn from a seeded starting point, so every voice family
+    # gets speakers as soon as there are as many speakers as voices
+    start = np.random.default_rng([seed, stable_int("synth-start", name, lang, role)])
+    synth, voice = pairs[(int(start.integers(len(pairs))) + index) % len(pairs)]
     rng = np.random.default_rng([seed, stable_int("synth-speaker", lang, role), index])
-    synth, voice = pairs[int(rng.integers(len(pairs)))]
     backend = get_synthesizer(synth)
     espeak, params = None, {}
     if backend.aligned:
@@ -115,6 +127,16 @@ def make_synth_speaker(cfg: dict, name: str, lang: str, role: str, index: int,
                      json.dumps([params, transform], sort_keys=True))
     return SynthSpeaker(f"{lang}-{ROLE_CODES[role]}{index:04d}-{tag % 16 ** 6:06x}", lang,
                         synth, voice, espeak, params, transform)
+
+
+def set_fingerprint(cfg: dict, name: str) -> list:
+    """What a multi-synthesizer set's shards depend on beyond their specs: its keys and the
+    voices actually used (skip_missing makes these depend on what is installed)."""
+    s = cfg["sets"][name]
+    if not uses_backends(s):
+        return []
+    return [{k: s[k] for k in BACKEND_KEYS if k in s},
+            {lang: candidates(cfg, name, lang) for lang in s["langs"]}]
 
 
 def check_set_keys(cfg: dict, name: str, where: str) -> None:
@@ -145,3 +167,32 @@ def manifest_voice(sup: dict) -> tuple[str, str]:
     if "synthesizer" in custom:
         return custom["synthesizer"], custom["synth_voice"]
     return "espeak", custom["voice"]["voice"].split("+")[0]
+
+
+def _manifest_voices(manifest_dir: Path, name: str) -> dict[str, set[tuple[str, str]]]:
+    """language -> {(synthesizer, voice)} used in set `name`, read from its manifest."""
+    path = manifest_dir / f"synth_supervisions_{name}.jsonl.gz"
+    if not path.is_file():
+        raise DataDirError(path, f"no manifest for set '{name}'",
+                           fix=f"generate it too (lidtool make-corpus --sets '{name} ...')")
+    out: dict[str, set[tuple[str, str]]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            sup = json.loads(line)
+            out.setdefault(sup["language"], set()).add(manifest_voice(sup))
+    return out
+
+
+def check_heldout_synth(cfg: dict, manifest_dir, name: str) -> None:
+    """Fail unless held-out-synthesizer set `name` shares no (synthesizer, voice) of a
+    language with the training sets it names (from the manifests)."""
+    manifest_dir = Path(manifest_dir)
+    held = _manifest_voices(manifest_dir, name)
+    for train in cfg["sets"][name]["heldout_synth_of"]:
+        used = _manifest_voices(manifest_dir, train)
+        for lang, pairs in held.items():
+            shared = pairs & used.get(lang, set())
+            if shared:
+                raise DataDirError(manifest_dir / f"synth_supervisions_{name}.jsonl.gz",
+                                   f"held-out-synthesizer set '{name}' shares "
+                                   f"{sorted(shared)} ({lang}) with training set '{train}'")

@@ -57,7 +57,8 @@ class Synthesizer:
         if package is not None:
             raise MissingSynthesizer(where, f"{self.name} voice '{voice}' is not installed",
                                      fix=f"apt-get install {package} (tools/install.sh), or "
-                                         "set skip_missing: true in the set to leave it out")
+                                         "set skip_missing: [<synthesizer>] in the set to leave "
+                                         "it out")
 
 
 def base_lang(label: str) -> str:
