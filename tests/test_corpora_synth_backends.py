@@ -232,3 +232,16 @@ def test_existing_config_gives_the_reference_trees_audio(tmp_path):
             assert sup["custom"].pop("synthesizer") == "espeak"
             sup["custom"].pop("synth_voice")
         assert old == new
+
+
+def test_shards_of_a_changed_multisynth_set_are_made_again(tmp_path):
+    cfg = load_config(write_config(tmp_path, MULTI))
+    specs = generate.plan_set(cfg, "train")[:2]
+    before = generate.shard_fingerprint(cfg, specs)
+    cfg["sets"]["train"]["voices"]["it"] = ["espeak:*"]
+    assert generate.shard_fingerprint(cfg, specs) != before
+    # an espeak-only set keeps the fingerprint of the code before backends existed
+    old = load_config(write_config(tmp_path, TINY_OLD))
+    specs = generate.plan_set(old, "train_lt")[:2]
+    assert generate.shard_fingerprint(old, specs) == generate._digest(
+        [{k: v for k, v in old.items() if k != "sets"}, [vars(s) for s in specs]])
