@@ -186,6 +186,10 @@ def test_config_errors_name_the_problem(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="needs phone alignments"):
         load_config(write_config(tmp_path, bad))
     bad = json.loads(json.dumps(MULTI))
+    bad["voice_transform"] = {"vtl": [0.9, 1.1]}
+    with pytest.raises(ConfigError, match="unknown knobs"):
+        load_config(write_config(tmp_path, bad))
+    bad = json.loads(json.dumps(MULTI))
     bad["sets"]["train"]["synthesizers"] = ["espeak", "say"]
     with pytest.raises(ConfigError, match="unknown synthesizer 'say'"):
         load_config(write_config(tmp_path, bad))
