@@ -249,3 +249,16 @@ def test_shards_of_a_changed_multisynth_set_are_made_again(tmp_path):
     specs = generate.plan_set(old, "train_lt")[:2]
     assert generate.shard_fingerprint(old, specs) == generate._digest(
         [{k: v for k, v in old.items() if k != "sets"}, [vars(s) for s in specs]])
+
+
+@needs("text2wave", "flite")
+def test_same_seed_same_multisynth_audio_with_more_jobs(multi, tmp_path):
+    cfg, root = multi
+    again = load_config(write_config(tmp_path, MULTI))
+    generate.make_corpus(again, tmp_path / "corpus", tmp_path / "data", nj=2)
+    for name in MULTI["sets"]:
+        a = sorted((root / "corpus" / "audio" / name).iterdir())
+        b = sorted((tmp_path / "corpus" / "audio" / name).iterdir())
+        assert [p.name for p in a] == [p.name for p in b] and a
+        for pa, pb in zip(a, b):
+            assert pa.read_bytes() == pb.read_bytes(), pa.name

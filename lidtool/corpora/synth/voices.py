@@ -37,6 +37,7 @@ from lidtool.errors import ConfigError, DataDirError
 BACKEND_KEYS = ("synthesizers", "voices", "voice_transform", "heldout_synth_of",
                 "skip_missing")
 log = logging.getLogger(__name__)
+_WARNED: set[tuple[str, str, str]] = set()       # skipped voices already reported
 
 
 def uses_backends(s: dict) -> bool:
@@ -92,6 +93,9 @@ def candidates(cfg: dict, name: str, lang: str) -> list[tuple[str, str]]:
         if package is None:
             kept.append((synth, voice))
         elif _may_skip(s, synth):
+            if (name, synth, voice) in _WARNED:
+                continue
+            _WARNED.add((name, synth, voice))
             log.warning("set %s: leaving out %s voice %s for %s (not installed: %s)", name,
                         synth, voice, lang, package)
         else:
