@@ -67,6 +67,15 @@ def supervisions(data: Path, name: str) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
+def assert_same_audio(corpus_a: Path, corpus_b: Path, name: str) -> None:
+    """The same audio files, byte for byte, in set `name` of two corpus dirs."""
+    a = sorted((corpus_a / "audio" / name).iterdir())
+    b = sorted((corpus_b / "audio" / name).iterdir())
+    assert [p.name for p in a] == [p.name for p in b] and a
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+
+
 @pytest.fixture(scope="module")
 def multi(tmp_path_factory):
     root = tmp_path_factory.mktemp("multi")
@@ -226,11 +235,7 @@ def test_existing_config_gives_the_reference_trees_audio(tmp_path):
     cfg = load_config(path)
     generate.make_corpus(cfg, tmp_path / "new_c", tmp_path / "new_d")
     for name in TINY_OLD["sets"]:
-        a = sorted((tmp_path / "ref_c" / "audio" / name).iterdir())
-        b = sorted((tmp_path / "new_c" / "audio" / name).iterdir())
-        assert [p.name for p in a] == [p.name for p in b] and a
-        for pa, pb in zip(a, b):
-            assert pa.read_bytes() == pb.read_bytes(), pa.name
+        assert_same_audio(tmp_path / "ref_c", tmp_path / "new_c", name)
         old, new = supervisions(tmp_path / "ref_d", name), supervisions(tmp_path / "new_d", name)
         for sup in new:                 # the only manifest change: two added fields
             assert sup["custom"].pop("synthesizer") == "espeak"
@@ -257,8 +262,4 @@ def test_same_seed_same_multisynth_audio_with_more_jobs(multi, tmp_path):
     again = load_config(write_config(tmp_path, MULTI))
     generate.make_corpus(again, tmp_path / "corpus", tmp_path / "data", nj=2)
     for name in MULTI["sets"]:
-        a = sorted((root / "corpus" / "audio" / name).iterdir())
-        b = sorted((tmp_path / "corpus" / "audio" / name).iterdir())
-        assert [p.name for p in a] == [p.name for p in b] and a
-        for pa, pb in zip(a, b):
-            assert pa.read_bytes() == pb.read_bytes(), pa.name
+        assert_same_audio(root / "corpus", tmp_path / "corpus", name)
