@@ -144,6 +144,13 @@ def test_transform_is_deterministic_and_changes_the_voice():
     high = centroid(apply_transform(x, 16000, dict(flat, vtl_factor=1.15)))
     assert low < centroid(apply_transform(x, 16000, dict(flat, vtl_factor=1.0))) < high
 
+    def median_f0(z):
+        import pyworld
+        f0, _ = pyworld.dio(np.ascontiguousarray(z, dtype=np.float64), 16000)
+        return float(np.median(f0[f0 > 0]))
+    up = apply_transform(x, 16000, dict(flat, vtl_factor=1.0, f0_shift_semitones=4.0))
+    assert 1.15 < median_f0(up) / median_f0(x) < 1.4       # 2 ** (4 / 12) = 1.26
+
 
 @needs("text2wave", "flite")
 def test_speaker_keeps_one_voice_and_transform_across_utterances(multi):
