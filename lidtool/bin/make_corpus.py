@@ -1,10 +1,12 @@
-"""Synthesise the built-in multilingual corpus (espeak-ng) into manifests and Kaldi data dirs.
+"""Synthesise the built-in multilingual corpus (espeak-ng, Festival, flite, MBROLA) to data dirs.
 
 Reads a corpus config (egs/synth_lid/conf/corpus.yaml), renders every set's utterances in
 shards (resumable: finished shards are kept), writes lhotse manifests to
 DATA/manifests/synth_{recordings,supervisions}_<set>.jsonl.gz, validated Kaldi data dirs
 DATA/<set> (wav.scp, utt2spk, spk2utt, utt2lang, utt2dur, text) and, for sentence-mode
 (ASR) sets, a Kaldi dict dir DATA/local/dict_<lang> with lexicon.txt from espeak's phones.
+Synthesizers, voice families, per-speaker voice transforms and held-out-synthesizer test sets
+are per-set options: see lidtool/corpora/synth/README.md.
 
 Usage: lidtool make-corpus --config conf/corpus.yaml [--nj 2] [--sets "train_lt test_3s"]
                            [--override key.sub=value ...] CORPUS_DIR DATA_DIR

@@ -34,7 +34,10 @@ from lidtool.corpora.synth.sets import UttSpec, all_languages, plan_set, shards_
 from lidtool.corpora.synth.speakers import make_speaker, split_variants, stable_int
 from lidtool.corpora.synth.text import (SentenceSampler, build_vocabulary, language_spec,
                                         load_vocabulary, save_vocabulary)
+from lidtool.corpora.synth.unaligned import render_unaligned
 from lidtool.corpora.synth.utterance import SIL, render
+from lidtool.corpora.synth.voices import (SynthSpeaker, candidates, check_heldout_synth,
+                                          make_synth_speaker, set_fingerprint, uses_backends)
 from lidtool.errors import ConfigError, DataDirError
 from lidtool.fileio import atomic_open, atomic_path, write_text_atomic
 
@@ -53,6 +56,10 @@ def _check_voices(cfg: dict) -> None:
     if missing:
         raise ConfigError("speakers.variants", f"espeak-ng has no variants {missing}",
                           fix="see `espeak-ng --voices=variant`")
+    for name, s in cfg["sets"].items():          # every other synthesizer voice installed
+        if uses_backends(s):
+            for lang in s["langs"]:
+                candidates(cfg, name, lang)
 
 
 def _babble_clip(lang: str, k: int, cfg: dict, vocab) -> np.ndarray:
@@ -81,7 +88,9 @@ def resource_fingerprint(cfg: dict) -> str:
 
 
 def shard_fingerprint(cfg: dict, specs: list[UttSpec]) -> str:
-    return _digest([{k: v for k, v in cfg.items() if k != "sets"}, [vars(s) for s in specs]])
+    extra = set_fingerprint(cfg, specs[0].set) if specs else []
+    return _digest([{k: v for k, v in cfg.items() if k != "sets"}, [vars(s) for s in specs]]
+                   + ([extra] if extra else []))
 
 
 def _is_done(marker: Path, fingerprint: str) -> bool:
@@ -138,10 +147,17 @@ class _Context:
         sp = cfg["speakers"]
         self.train_variants, self.test_variants = split_variants(
             sp["variants"], float(sp["heldout_variant_fraction"]), int(cfg["seed"]))
+        self.pairs: dict[tuple[str, str], list[tuple[str, str]]] = {}
 
     def speaker(self, spec: UttSpec):
         variants = self.test_variants if spec.role == "test" and self.test_variants \
             else self.train_variants
+        if uses_backends(self.cfg["sets"][spec.set]):
+            key = (spec.set, spec.lang)
+            if key not in self.pairs:
+                self.pairs[key] = candidates(self.cfg, spec.set, spec.lang)
+            return make_synth_speaker(self.cfg, spec.set, spec.lang, spec.role,
+                                      spec.speaker_index, self.pairs[key], variants)
         voice = language_spec(spec.lang, self.cfg["languages"]).voice
         return make_speaker(spec.lang, voice, spec.role, spec.speaker_index,
                             int(self.cfg["seed"]), self.cfg["speakers"], variants)
@@ -174,7 +190,16 @@ def run_shard(set_name: str, shard: int, specs: list[UttSpec]) -> tuple[str, int
     for spec in specs:
         spk = ctx.speaker(spec)
         utt = utt_id(spec, spk.id)
-        r = render(spec, spk, ctx.samplers[spec.lang], ctx.cfg, ctx.bank)
+        sampler = ctx.samplers[spec.lang]
+        if not isinstance(spk, SynthSpeaker):
+            r = render(spec, spk, sampler, ctx.cfg, ctx.bank)
+            synth, synth_voice = "espeak", spk.voice.split("+")[0]
+        elif spk.espeak is not None:
+            r = render(spec, spk.espeak, sampler, ctx.cfg, ctx.bank, spk.transform)
+            synth, synth_voice = spk.synth, spk.voice
+        else:
+            r = render_unaligned(spec, spk, sampler, ctx.cfg, ctx.bank)
+            synth, synth_voice = spk.synth, spk.voice
         path = audio_dir / f"{utt}.{fmt}"
         _write_audio(path, r.audio, fmt)
         n = len(r.audio)
@@ -183,14 +208,14 @@ def run_shard(set_name: str, shard: int, specs: list[UttSpec]) -> tuple[str, int
                         sampling_rate=16000, num_samples=n, duration=n / 16000)
         custom = {"set": set_name, "voice": spk.to_dict(), "channel": r.channel,
                   "speech_s": r.speech_s, "mode": spec.mode, "target_speech_s": spec.speech_s,
-                  "text_tries": r.tries}
+                  "text_tries": r.tries, "synthesizer": synth, "synth_voice": synth_voice}
         if r.word_starts is not None:
             custom["word_starts"] = r.word_starts
         sup = SupervisionSegment(
             id=utt, recording_id=utt, start=0.0, duration=n / 16000, channel=0, text=r.text,
             language=spec.lang, speaker=spk.id, custom=custom,
-            alignment={"phone": [AlignmentItem(symbol=s, start=a, duration=d)
-                                 for s, a, d in r.alignment]})
+            alignment=None if r.alignment is None else
+            {"phone": [AlignmentItem(symbol=s, start=a, duration=d) for s, a, d in r.alignment]})
         rec, sup = rec.to_dict(), sup.to_dict()
         rows.append({"recording": rec, "supervision": sup})
     out = shard_path(ctx.corpus_dir, set_name, shard)
@@ -349,4 +374,8 @@ def make_corpus(cfg: dict, corpus_dir, data_dir, *, sets: list[str] | None = Non
         out.append(data_dir / name)
     for lang, paths in asr_sups.items():
         write_lexicon(paths, data_dir / "local" / f"dict_{lang}")
+    for name in names:
+        if cfg["sets"][name].get("heldout_synth_of"):
+            check_heldout_synth(cfg, data_dir / "manifests", name)
     return out
+

@@ -17,6 +17,7 @@ import yaml
 
 from lidtool.corpora.synth.channel import DEFAULT_CHANNELS
 from lidtool.corpora.synth.speakers import DEFAULT_VARIANTS, stable_int
+from lidtool.corpora.synth.voices import check_set_keys
 from lidtool.errors import ConfigError
 
 DEFAULTS = {
@@ -36,7 +37,9 @@ DEFAULTS = {
     "sets": {},
 }
 SET_KEYS = {"langs", "proportions", "min_utts", "utts_per_lang", "speakers_per_lang", "role",
-            "mode", "speech_s", "words", "channel", "speaker_offset"}
+            "mode", "speech_s", "words", "channel", "speaker_offset",
+            # multi-synthesizer sets (voices.py)
+            "synthesizers", "voices", "voice_transform", "heldout_synth_of", "skip_missing"}
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ def check_config(cfg: dict, where: str) -> None:
         if s.get("channel", "train") not in cfg["channels"]:
             raise ConfigError(where, f"set '{name}': unknown channel family "
                               f"'{s.get('channel')}'", fix=f"one of {sorted(cfg['channels'])}")
+        check_set_keys(cfg, name, where)
 
 
 def lang_counts(s: dict) -> list[tuple[str, int]]:

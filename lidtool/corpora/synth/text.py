@@ -59,6 +59,9 @@ BUILTIN_LANGUAGES = {
     "tr": ("tr", "words", "tr"),
     "fr": ("fr-fr", "words", "fr"),
     "pl": ("pl", "words", "pl"),
+    "cs": ("cs", "words", "cs"),
+    "fi": ("fi", "words", "fi"),
+    "ca": ("ca", "words", "ca"),
 }
 
 _HAKKA_INITIALS = ["", "p", "ph", "m", "f", "v", "t", "th", "n", "l", "k", "kh", "ng", "h",

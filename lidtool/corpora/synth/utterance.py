@@ -20,6 +20,7 @@ from lidtool.corpora.synth.isolate import IsolatedCrash, run_isolated
 from lidtool.corpora.synth.sets import UttSpec
 from lidtool.corpora.synth.speakers import Speaker, stable_int
 from lidtool.corpora.synth.text import SentenceSampler
+from lidtool.corpora.synth.voice_transform import apply_transform
 
 SR = 16000
 SIL = "sil"
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 class Rendered:
     audio: np.ndarray                          # float32 at 16 kHz
     text: str
-    alignment: list[tuple[str, float, float]]  # (phone, start s, duration s), tiles the audio
+    alignment: list[tuple[str, float, float]] | None  # (phone, start s, dur s), tiles
+    #                                                   the audio; None: backend gives none
     speech_s: float
     channel: dict
     tries: int
@@ -137,8 +139,23 @@ def _alignment(phones, cut: int, lead: int, total: int) -> list[tuple[str, float
     return [(name, round(a / SR, 6), round((e - a) / SR, 6)) for name, a, e in items]
 
 
+def pad_and_channel(speech: np.ndarray, spec: UttSpec, cfg: dict, bank: list[np.ndarray]
+                    ) -> tuple[np.ndarray, dict, int, int]:
+    """Random silence before/after the 16 kHz speech, then the set's channel; returns
+    (audio, channel settings, lead samples, total samples)."""
+    rng = utt_rng(int(cfg["seed"]), spec, "channel")
+    lo, hi = cfg["pad_s"]
+    lead = int(round(rng.uniform(lo, hi) * SR))
+    tail = int(round(rng.uniform(lo, hi) * SR))
+    audio = np.concatenate([np.zeros(lead), speech, np.zeros(tail)])
+    y, info = apply_channel(audio, rng, spec.channel, cfg["channels"], bank)
+    return y, info, lead, len(audio)
+
+
 def render(spec: UttSpec, speaker: Speaker, sampler: SentenceSampler, cfg: dict,
-           bank: list[np.ndarray]) -> Rendered:
+           bank: list[np.ndarray], transform: dict | None = None) -> Rendered:
+    """An espeak-ng utterance, optionally passed through a
+    speaker's voice transform before padding and channel."""
     seed = int(cfg["seed"])
     for k in range(CRASH_RETRIES + 1):
         attempt = max(0, k - 1)       # retry the same text once (crashes seen were
@@ -167,16 +184,12 @@ def render(spec: UttSpec, speaker: Speaker, sampler: SentenceSampler, cfg: dict,
             raise EspeakError(f"espeak-ng voice '{speaker.voice}'",
                               f"no word event for some words of {words!r} ({spec.set} "
                               f"#{spec.index}); cannot build the lexicon")
-    rng = utt_rng(seed, spec, "channel")
-    lo, hi = cfg["pad_s"]
-    lead = int(round(rng.uniform(lo, hi) * SR))
-    tail = int(round(rng.uniform(lo, hi) * SR))
     speech = resample_poly(syn.samples[:cut].astype(np.float64) / 32768.0, 320, 441)
-    audio = np.concatenate([np.zeros(lead), speech, np.zeros(tail)])
-    total = len(audio)
+    if transform is not None:
+        speech = apply_transform(speech, SR, transform)
+    y, info, lead, total = pad_and_channel(speech, spec, cfg, bank)
     align = _alignment(syn.phones, cut, lead, total)
     speech_s = sum(d for name, _, d in align if name != SIL)
-    y, info = apply_channel(audio, rng, spec.channel, cfg["channels"], bank)
     info["rate_used"] = params["rate"]
     starts = None
     if spec.mode == "sentence":

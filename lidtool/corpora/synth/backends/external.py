@@ -1,0 +1,183 @@
+"""Synthesizers run as programs: Festival (text2wave, Debian festvox-* voices), flite, and
+MBROLA diphone voices through the espeak-ng program (mb-* voices).
+
+Each writes a WAV file that is read back; none reports usable phone timings (espeak-ng's
+events for MBROLA voices are counted at its own 22050 Hz while MBROLA speaks at 16 kHz, so
+they are not used). MBROLA needs the non-free `mbrola` program and `mbrola-<voice>` data
+packages (tools/install.sh --mbrola true); a corpus that does not list `mbrola` never needs
+them. Festival's voices
+read their own 8-bit encodings (Czech ISO-8859-2, Finnish/Italian/Catalan ISO-8859-1), so the
+text is re-encoded per voice; words the encoding cannot hold make the utterance fail loudly.
+Per-speaker settings: a duration stretch (Festival, flite) or espeak's rate and pitch (MBROLA).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from lidtool.corpora.synth.backends.base import Rendering, Synthesizer, base_lang
+from lidtool.errors import AudioError
+
+FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
+# language -> [(voice, voice dir under FESTIVAL_VOICE_DIR, Debian package, text encoding)]
+FESTIVAL_VOICES = {
+    "en": [("kal_diphone", "english", "festvox-kallpc16k", "utf-8"),
+           ("ked_diphone", "english", "festvox-kdlpc16k", "utf-8"),
+           ("cmu_us_slt_arctic_hts", "us", "festvox-us-slt-hts", "utf-8")],
+    "it": [("lp_diphone", "italian", "festvox-italp16k", "iso-8859-1"),
+           ("pc_diphone", "italian", "festvox-itapc16k", "iso-8859-1")],
+    "cs": [("czech_dita", "czech", "festvox-czech-dita", "iso-8859-2"),
+           ("czech_machac", "czech", "festvox-czech-machac", "iso-8859-2")],
+    "fi": [("suo_fi_lj_diphone", "finnish", "festvox-suopuhe-lj", "iso-8859-1"),
+           ("hy_fi_mv_diphone", "finnish", "festvox-suopuhe-mv", "iso-8859-1")],
+    "ru": [("msu_ru_nsh_clunits", "russian", "festvox-ru", "utf-8")],
+    "ca": [("upc_ca_ona_hts", "catalan", "festvox-ca-ona-hts", "iso-8859-1")],
+    "hi": [("hindi_NSK_diphone", "hindi", "festvox-hi-nsk", "utf-8")],
+    "mr": [("marathi_NSK_diphone", "marathi", "festvox-mr-nsk", "utf-8")],
+    "te": [("telugu_NSK_diphone", "telugu", "festvox-te-nsk", "utf-8")],
+}
+FLITE_VOICES = {"en": ["kal16", "awb", "rms", "slt"]}
+# language (ISO 639-1) -> espeak-ng mb-* voices (see espeak-ng-data/voices/mb)
+MBROLA_VOICES = {
+    "en": ["mb-en1", "mb-us1", "mb-us2", "mb-us3"],
+    "es": ["mb-es1", "mb-es2", "mb-es3", "mb-es4"],
+    "it": ["mb-it3", "mb-it4"],
+    "cs": ["mb-cz2"],
+    "de": ["mb-de1", "mb-de2", "mb-de4", "mb-de5", "mb-de6", "mb-de7"],
+    "fr": ["mb-fr1", "mb-fr2", "mb-fr4"],
+    "pt": ["mb-br1", "mb-br3", "mb-br4", "mb-pt1"],
+    "pl": ["mb-pl1"],
+}
+MBROLA_DIR = Path("/usr/share/mbrola")
+MBROLA_DIR = Path("/usr/share/mbrola")
+TIMEOUT_S = 120
+
+
+def _run(cmd: list[str], where: str, text: str) -> None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise AudioError(where, f"{cmd[0]} failed: {err}") from None
+    if proc.returncode != 0:
+        raise AudioError(where, f"{cmd[0]} exited with {proc.returncode} for text "
+                         f"{text[:60]!r}: {proc.stderr.decode(errors='replace')[-300:]}")
+
+
+def _read_wav(path: Path, where: str, text: str) -> tuple[np.ndarray, int]:
+    try:
+        x, sr = sf.read(path, dtype="float32", always_2d=True)
+    except (OSError, RuntimeError) as err:
+        raise AudioError(where, f"no readable audio for text {text[:60]!r}: {err}") from None
+    x = x[:, 0]
+    if len(x) == 0 or not np.any(x):
+        raise AudioError(where, f"empty or silent audio for text {text[:60]!r}")
+    return x, int(sr)
+
+
+def _stretch(rng: np.random.Generator, cfg: dict) -> dict:
+    lo, hi = cfg.get("duration_stretch", (0.85, 1.2))
+    return {"duration_stretch": round(float(rng.uniform(lo, hi)), 3)}
+
+
+class Festival(Synthesizer):
+    name = "festival"
+
+    def _entry(self, voice: str):
+        for entries in FESTIVAL_VOICES.values():
+            for entry in entries:
+                if entry[0] == voice:
+                    return entry
+        return None
+
+    def voices(self, lang: str) -> list[str]:
+        return [v for v, *_ in FESTIVAL_VOICES.get(base_lang(lang), [])]
+
+    def missing(self, voice: str) -> str | None:
+        entry = self._entry(voice)
+        if entry is None:
+            return f"(no Festival voice '{voice}' is known to lidtool)"
+        if shutil.which("text2wave") is None:
+            return "festival"
+        if not (FESTIVAL_VOICE_DIR / entry[1] / voice).is_dir():
+            return entry[2]
+        return None
+
+    def draw_params(self, rng, cfg):
+        return _stretch(rng, cfg)
+
+    def render(self, text: str, voice: str, params: dict) -> Rendering:
+        where = f"festival voice '{voice}'"
+        encoding = self._entry(voice)[3]
+        try:
+            data = text.encode(encoding)
+        except UnicodeEncodeError:
+            raise AudioError(where, f"text {text[:60]!r} is not writable in {encoding}",
+                             fix="use a language this voice reads") from None
+        stretch = float(params.get("duration_stretch", 1.0))
+        with tempfile.TemporaryDirectory(prefix="lidtool-festival-") as tmp:
+            src, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
+            src.write_bytes(data)
+            _run(["text2wave", "-eval", f"(voice_{voice})",
+                  "-eval", f"(Parameter.set 'Duration_Stretch {stretch})",
+                  "-o", str(out), str(src)], where, text)
+            x, sr = _read_wav(out, where, text)
+        return Rendering(x, sr)
+
+
+class Flite(Synthesizer):
+    name = "flite"
+
+    def voices(self, lang: str) -> list[str]:
+        return list(FLITE_VOICES.get(base_lang(lang), []))
+
+    def missing(self, voice: str) -> str | None:
+        return None if shutil.which("flite") else "flite"
+
+    def draw_params(self, rng, cfg):
+        return _stretch(rng, cfg)
+
+    def render(self, text: str, voice: str, params: dict) -> Rendering:
+        where = f"flite voice '{voice}'"
+        stretch = float(params.get("duration_stretch", 1.0))
+        with tempfile.TemporaryDirectory(prefix="lidtool-flite-") as tmp:
+            src, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
+            src.write_text(text, encoding="utf-8")
+            _run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch}",
+                  "-f", str(src), "-o", str(out)], where, text)
+            x, sr = _read_wav(out, where, text)
+        return Rendering(x, sr)
+
+
+class Mbrola(Synthesizer):
+    name = "mbrola"
+
+    def voices(self, lang: str) -> list[str]:
+        return list(MBROLA_VOICES.get(base_lang(lang), []))
+
+    def missing(self, voice: str) -> str | None:
+        data = voice.removeprefix("mb-")
+        if shutil.which("espeak-ng") is None:
+            return "espeak-ng"
+        if shutil.which("mbrola") is None or not (MBROLA_DIR / data / data).is_file():
+            return f"mbrola mbrola-{data} (non-free: tools/install.sh --mbrola true)"
+        return None
+
+    def draw_params(self, rng, cfg):
+        rate, pitch = cfg.get("rate", (130, 230)), cfg.get("pitch", (20, 80))
+        return {"rate": int(round(rng.uniform(*rate))), "pitch": int(round(rng.uniform(*pitch)))}
+
+    def render(self, text: str, voice: str, params: dict) -> Rendering:
+        where = f"espeak-ng MBROLA voice '{voice}'"
+        with tempfile.TemporaryDirectory(prefix="lidtool-mbrola-") as tmp:
+            src, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
+            src.write_text(text, encoding="utf-8")
+            _run(["espeak-ng", "-v", voice, "-s", str(params.get("rate", 170)),
+                  "-p", str(params.get("pitch", 50)), "-w", str(out), "-f", str(src)],
+                 where, text)
+            x, sr = _read_wav(out, where, text)
+        return Rendering(x, sr)
