@@ -148,7 +148,7 @@ def started_pids(pid_dir: Path, n: int) -> list[int]:
     return pids
 
 
-def wait_all_dead(pids: list[int], timeout: float = 20) -> list[int]:
+def wait_all_dead(pids: list[int], timeout: float = 60) -> list[int]:
     deadline = time.monotonic() + timeout
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -139,11 +139,11 @@ def test_sigterm_cancels_the_array_job(slurm_env, tmp_path, sig):
     proc = subprocess.Popen([RUN_SLURM, "JOB=1:2", "log/c.JOB.log", "echo started; sleep 60"],
                             cwd=tmp_path, env=slurm_env, stderr=subprocess.PIPE, text=True)
     log = tmp_path / "log/c.1.log"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90      # generous: slurmd is slow to start jobs under load
     while not (log.exists() and "started" in log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=90)
     assert proc.returncode == 128 + sig
     job_id = re.search(r"cancelled Slurm job (\d+)", err).group(1)
     deadline = time.monotonic() + 30
