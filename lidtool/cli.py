@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 from lidtool.errors import LidtoolError
+from lidtool.threads import apply_num_threads
 
 import lidtool.bin as _bin_pkg
 
@@ -44,6 +45,8 @@ def run_module(module, argv: list[str], prog: str) -> int:
     args = build_parser(module, prog).parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # before the command imports torch, so that its thread pool starts at this size
+    apply_num_threads(getattr(args, "num_threads", None))
     try:
         rc = module.main(args)
     except LidtoolError as err:

@@ -7,9 +7,9 @@ score file must cover every utterance.
 """
 from __future__ import annotations
 
-import torch
 
 from lidtool.features.reader import FeatureReader
+from lidtool.threads import add_num_threads_argument
 
 
 def job_slice(utts: list[str], nj: int, job: int) -> list[str]:
@@ -34,7 +34,7 @@ def add_job_arguments(p) -> None:
     p.add_argument("--nj", type=int, default=1, help="number of parallel jobs")
     p.add_argument("--job", type=int, default=1, help="which job (1..nj) this is")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda[:N]")
-    p.add_argument("--num-threads", type=int, default=0, help="torch threads (0: default)")
+    add_num_threads_argument(p)
     p.add_argument("model", help="exp/<sys>/final.pt")
     p.add_argument("data_dir", help="data dir with feats.scp (and vad.scp)")
 
@@ -45,8 +45,6 @@ def open_job(args):
     `info["classes"]` is the model's label list."""
     from lidtool.train.checkpoint import load_model
     from lidtool.train.distributed import pick_device
-    if args.num_threads > 0:
-        torch.set_num_threads(args.num_threads)
     device = pick_device(args.device)
     model, info = load_model(args.model, device)
     cmn = int((info.get("features") or {}).get("cmn_window", 300))
