@@ -50,3 +50,27 @@ def open_job(args):
     cmn = int((info.get("features") or {}).get("cmn_window", 300))
     return model, info, device, prepared_utterances(args.data_dir, cmn, nj=args.nj,
                                                     job=args.job)
+
+
+def add_more_pairs_argument(p, out_name: str) -> None:
+    """`[DATA_DIR OUT ...]` after the first pair: one process scores several data dirs, so
+    that the start-up (python + torch imports, about a second) is paid once per job."""
+    p.add_argument("more", nargs="*", metavar=f"DATA_DIR {out_name}",
+                   help=f"more data dirs, each followed by its {out_name}")
+
+
+def job_pairs(args, out_attr: str) -> list[tuple[str, str]]:
+    """[(data_dir, output)] of the command line: the first pair, then `args.more`."""
+    from lidtool.errors import ConfigError
+    if len(args.more) % 2:
+        raise ConfigError(args.more[-1], "more data dirs must come in pairs "
+                          "'DATA_DIR OUTPUT'; this one has no output")
+    more = list(zip(args.more[::2], args.more[1::2]))
+    return [(args.data_dir, getattr(args, out_attr)), *more]
+
+
+def open_each_job(args, out_attr: str):
+    """Yield (data_dir, output, open_job's tuple) for every pair of the command line."""
+    import argparse
+    for data_dir, out in job_pairs(args, out_attr):
+        yield data_dir, out, open_job(argparse.Namespace(**{**vars(args), "data_dir": data_dir}))
