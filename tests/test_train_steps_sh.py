@@ -23,9 +23,11 @@ def test_train_and_infer_scripts(tmp_path):
     test = make_feats_dir(tmp_path / "test", counts=(3, 3, 3), seed=5)
     exp = tmp_path / "exp" / "resnet_wadcl"
     train = ["steps/train_nnet.sh", "--mini", "true", "--overrides", "train.steps=12",
-             str(CONF / "resnet_wadcl.yaml"), str(data), str(exp)]
+             "--progress-every", "1", str(CONF / "resnet_wadcl.yaml"), str(data), str(exp)]
     proc = _run(train)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # the terminal sees the progress, not only log/train.log
+    assert f"{exp}: step 12/12 (100%), loss " in proc.stderr
     for name in ("final.pt", "config.yaml", "lang2id", "train_log.jsonl", "train_curves.png",
                  ".done", "log/train.log"):
         assert (exp / name).is_file(), name
