@@ -22,6 +22,16 @@ def read_audio(spec: str, *, start: float = 0.0, end: float | None = None,
     `start`/`end` (seconds) cut a segment, as a `segments` file line does. `where` is the
     (file, line) to name in errors.
     """
+    spec = spec.strip()
+    samples, sr = decode_audio(spec, where=where)
+    return cut_segment(samples, sr, start, end, spec=spec, where=where), sr
+
+
+def decode_audio(spec: str, *, where: tuple[str, int | None] = ("wav.scp", None)
+                 ) -> tuple[np.ndarray, int]:
+    """The whole recording of a wav.scp value, first channel, unchecked: what read_audio
+    and a reader of many segments of one recording (datadir.iter_utterance_audio) decode
+    once and then cut with cut_segment."""
     path, line = where
     spec = spec.strip()
     try:
@@ -42,7 +52,15 @@ def read_audio(spec: str, *, start: float = 0.0, end: float | None = None,
         raise AudioError(path, f"audio file '{spec}' does not exist", line=line) from None
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioError(path, f"cannot read audio '{spec}': {err}", line=line) from None
-    samples = data[:, 0]
+    return data[:, 0], int(sr)
+
+
+def cut_segment(samples: np.ndarray, sr: int, start: float = 0.0, end: float | None = None,
+                *, spec: str = "", where: tuple[str, int | None] = ("wav.scp", None)
+                ) -> np.ndarray:
+    """Samples `start`..`end` s (end None or < 0: to the end) of a decoded recording,
+    checked: not empty, finite."""
+    path, line = where
     if start or end is not None:
         first = int(round(start * sr))
         last = len(samples) if end is None or end < 0 else int(round(end * sr))
@@ -54,4 +72,4 @@ def read_audio(spec: str, *, start: float = 0.0, end: float | None = None,
         raise AudioError(path, f"audio '{spec}' is empty", line=line)
     if not np.all(np.isfinite(samples)):
         raise AudioError(path, f"audio '{spec}' contains NaN or Inf samples", line=line)
-    return np.ascontiguousarray(samples), int(sr)
+    return np.ascontiguousarray(samples)
