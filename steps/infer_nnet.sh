@@ -39,19 +39,21 @@ while [ $# -gt 0 ]; do
   datas+=("$data"); dirs+=("$dir")
 done
 [ ${#dirs[@]} -gt 0 ] || exit 0
-n_min=
+n_min=; n_all=0
 for i in "${!dirs[@]}"; do
   mkdir -p "${dirs[$i]}/log"
   lock_dir "${dirs[$i]}"
   write_rerun_cmd "${dirs[$i]}" "$0" "${orig_args[@]}"
   n=$(wc -l < "${datas[$i]}/feats.scp")
+  n_all=$((n_all + n))
   { [ -z "$n_min" ] || [ "$n" -lt "$n_min" ]; } && n_min=$n
 done
 [ "$nj" -le "$n_min" ] || nj=$n_min
 logdir=${dirs[0]}/log
 opts=(--nj "$nj" --job JOB --device "$device" --num-threads "$num_threads")
 pairs=(); for i in "${!dirs[@]}"; do pairs+=("${datas[$i]}" "${dirs[$i]}/scores.JOB"); done
-log "scoring ${#dirs[@]} data dir(s) in $nj job(s) with $model; logs: $logdir/infer.*.log"
+log "scoring $n_all utterances of ${#dirs[@]} data dir(s) in $nj job(s) with $model;" \
+    "logs (with progress and ETA): $logdir/infer.*.log"
 $cmd --num-threads "$num_threads" JOB=1:"$nj" "$logdir/infer.JOB.log" \
   lidtool infer "${opts[@]}" "$model" "${pairs[@]}"
 for i in "${!dirs[@]}"; do
