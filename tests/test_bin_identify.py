@@ -135,6 +135,7 @@ def test_identify_unknown_threshold(trained, capsys):
 
 def test_identifier_api_paths_samples_and_data_dir(trained, tmp_path):
     from lidtool import Identifier
+    from lidtool.errors import AudioError
     root, model = trained
     ident = Identifier.from_pretrained(model, device="cpu")
     assert ident.classes == ["high", "low"]
@@ -151,6 +152,11 @@ def test_identifier_api_paths_samples_and_data_dir(trained, tmp_path):
     (data / "utt2spk").write_text("u1 u1\nu2 u2\n")
     got = dict(ident.identify_data_dir(data, progress=False))
     assert got["u1"].ranked == by_path.ranked and got["u2"].language == "low"
+    # an unreadable utterance is reported and the next one still identified
+    (data / "wav.scp").write_text(f"u1 {tmp_path / 'gone.wav'}\nu2 {low}\n")
+    got = dict(ident.identify_data_dir(data, progress=False))
+    assert isinstance(got["u1"], AudioError) and "gone.wav" in str(got["u1"])
+    assert got["u2"].language == "low"
 
 
 def test_model_info(trained, capsys):

@@ -109,6 +109,9 @@ class Identifier:
                 name, audio, sr = item
             else:
                 name, audio, sr = str(item), item, None
+            if isinstance(audio, LidtoolError):       # the input could not be read
+                yield name, audio
+                continue
             try:
                 yield name, self.identify(audio, sr, name=name)
             except LidtoolError as err:
@@ -117,9 +120,9 @@ class Identifier:
     def identify_data_dir(self, data_dir, progress: bool = True):
         """(utt, Result or error) for every utterance of a Kaldi data dir (wav.scp, with
         segments when present), read from the raw audio."""
-        from lidtool.data.datadir import DataDir, iter_utterance_audio
+        from lidtool.data.datadir import DataDir
         d = DataDir(data_dir)
-        yield from self.identify_all(_Sized(iter_utterance_audio(d), len(d.utts)), progress)
+        yield from self.identify_all(_Sized(_audio_or_errors(d), len(d.utts)), progress)
 
     # -- rules --------------------------------------------------------------------------
     def _decide(self, ranked) -> str:
@@ -157,6 +160,23 @@ class Identifier:
         if samples.ndim != 1:
             raise ValueError(f"samples must be one channel (1-d), got shape {samples.shape}")
         return samples, int(sample_rate), name or "<samples>"
+
+
+def _audio_or_errors(d):
+    """(utt, samples, sr) for each utterance of a data dir, or (utt, AudioError, None) for
+    one whose audio cannot be read; reading goes on with the next utterance. Errors in the
+    tables themselves (DataDirError) stop it."""
+    from lidtool.data.datadir import iter_utterance_audio
+    from lidtool.errors import AudioError
+    utts, i = d.utts, 0
+    while i < len(utts):
+        try:
+            for item in iter_utterance_audio(d, utts[i:]):
+                yield item
+                i += 1
+        except AudioError as err:
+            yield utts[i], err, None
+            i += 1
 
 
 class _Sized:
