@@ -170,3 +170,22 @@ def test_model_info(trained, capsys):
     import json
     info = json.loads(capsys.readouterr().out)
     assert info["classes"] == ["high", "low"] and info["network"]["parameters"] > 0
+
+
+def test_inference_commands_import_only_what_they_need(trained, tmp_path):
+    """identify and infer must not pull the trainer or torch._dynamo (an optimizer's import
+    costs about a second of start-up per job)."""
+    import subprocess
+    import sys
+    root, model = trained
+    wav = tone_wav(root / "new" / "i.wav", "low", seed=108)
+    code = (
+        "import sys; from lidtool.cli import main; "
+        f"assert main(['identify', '--model', {str(model)!r}, {str(wav)!r}]) == 0; "
+        f"assert main(['infer', {str(model)!r}, {str(root / 'data' / 'train')!r}, "
+        f"{str(tmp_path / 'scores')!r}]) == 0; "
+        "print(sorted(m for m in ('torch._dynamo', 'lidtool.train.trainer', 'scipy.signal', "
+        "'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
