@@ -61,7 +61,8 @@ else
   launcher=(lidtool train)
 fi
 [[ "$progress_every" =~ ^[0-9]+$ ]] || die "--progress-every takes whole seconds, got '$progress_every'"
-log "training $dir with $config ($nproc process(es)); log: $dir/log/train.log"
+log "training $dir with $config on $(wc -l < "$data/feats.scp") utterances of $data" \
+    "($nproc process(es)); log: $dir/log/train.log"
 watcher=
 if [ "$progress_every" -gt 0 ]; then
   # the watcher must not keep the exp dir's lock (an inherited fd) after this script ends
@@ -72,7 +73,8 @@ if [ "$progress_every" -gt 0 ]; then
       sleep "$progress_every" & nap=$!
       wait "$nap"
       line=$(lidtool train-progress "$dir" 2>/dev/null) || true
-      [ -n "$line" ] && log "$dir: $line"
+      [ -n "$line" ] && [ "$line" != "${shown:-}" ] && log "$dir: $line"
+      shown=$line
     done ) &
   watcher=$!
   trap '[ -n "$watcher" ] && kill "$watcher" 2>/dev/null; true' EXIT
