@@ -7,12 +7,15 @@ discovered, not listed, so adding an action is adding one file.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import logging
 import pkgutil
 import sys
 
 from lidtool.errors import LidtoolError
+from lidtool.threads import apply_num_threads
 
 import lidtool.bin as _bin_pkg
 
@@ -27,6 +30,17 @@ def _subcommands() -> dict[str, str]:
 
 def _first_line(doc: str | None) -> str:
     return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
+
+
+def _docstring(modname: str) -> str | None:
+    """A subcommand's docstring read from its source: importing all of them (torch, scipy...)
+    would make `lidtool --help` take seconds."""
+    spec = importlib.util.find_spec(modname)
+    try:
+        with open(spec.origin, encoding="utf-8") as f:
+            return ast.get_docstring(ast.parse(f.read()))
+    except (OSError, SyntaxError, TypeError):
+        return importlib.import_module(modname).__doc__
 
 
 def build_parser(module, prog: str) -> argparse.ArgumentParser:
@@ -44,6 +58,8 @@ def run_module(module, argv: list[str], prog: str) -> int:
     args = build_parser(module, prog).parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # before the command imports torch, so that its thread pool starts at this size
+    apply_num_threads(getattr(args, "num_threads", None))
     try:
         rc = module.main(args)
     except LidtoolError as err:
@@ -59,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: lidtool <subcommand> [options]   (lidtool <subcommand> --help)\n")
         print("subcommands:")
         for name, modname in commands.items():
-            doc = _first_line(importlib.import_module(modname).__doc__)
+            doc = _first_line(_docstring(modname))
             print(f"  {name:24s} {doc}")
         return 0 if argv else 2
     name = argv[0]

@@ -15,10 +15,12 @@ vad_config=""
 lang2id=""
 num_threads=1
 allow_config_change=false
+progress_every=30
 help_message="usage: $0 [options] <config.yaml> <train-data-dir> <exp-dir>
 e.g.: $0 --feat-config conf/mfcc.conf --vad-config conf/vad.conf conf/resnet_wadcl.yaml data/train exp/resnet_wadcl
 Runs 'lidtool train' (or torchrun with --nproc > 1; gloo on CPU, nccl on GPU) and logs to
-<exp-dir>/log/train.log. An interrupted run resumes from its latest checkpoint. Writes
+<exp-dir>/log/train.log, printing a progress line (step k/N, loss, elapsed, ETA) here every
+--progress-every seconds. An interrupted run resumes from its latest checkpoint. Writes
 <exp-dir>/run.cmd (this command), config.yaml, lang2id, train_log.jsonl, final.pt,
 train_curves.png; skips if <exp-dir>/.done exists.
 options:
@@ -36,7 +38,8 @@ options:
                        config's data.label_table, utt2lang unless it says otherwise)
   --num-threads N      torch threads per process (default: $num_threads)
   --allow-config-change BOOL  resume although the config differs from the checkpoint's
-                       (default: $allow_config_change: refused, listing the differences)"
+                       (default: $allow_config_change: refused, listing the differences)
+  --progress-every S   print training progress every S seconds; 0: never (default: $progress_every)"
 . utils/parse_options.sh
 [ $# -eq 3 ] || { echo "$help_message" >&2; exit 1; }
 require_cmd "$cmd"
@@ -62,8 +65,29 @@ if [ "$nproc" -gt 1 ]; then
 else
   launcher=(lidtool train)
 fi
-log "training $dir with $config ($nproc process(es)); log: $dir/log/train.log"
+[[ "$progress_every" =~ ^[0-9]+$ ]] || die "--progress-every takes whole seconds, got '$progress_every'"
+log "training $dir with $config on $(wc -l < "$data/feats.scp") utterances of $data" \
+    "($nproc process(es)); log: $dir/log/train.log"
+watcher=
+if [ "$progress_every" -gt 0 ]; then
+  # the watcher must not keep the exp dir's lock (an inherited fd) after this script ends
+  # nor a sleep that holds the terminal (or a caller's pipe) open after it
+  ( exec {_lock_fd}>&-
+    trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep "$progress_every" & nap=$!
+      wait "$nap"
+      line=$(lidtool train-progress "$dir" 2>/dev/null) || true
+      [ -n "$line" ] && [ "$line" != "${shown:-}" ] && log "$dir: $line"
+      shown=$line
+    done ) &
+  watcher=$!
+  trap '[ -n "$watcher" ] && kill "$watcher" 2>/dev/null; true' EXIT
+fi
 $cmd --num-threads "$num_threads" "$dir/log/train.log" "${launcher[@]}" "${args[@]}" "$data" "$dir"
+if [ -n "$watcher" ]; then kill "$watcher" 2>/dev/null || true; watcher=; fi
+line=$(lidtool train-progress "$dir" 2>/dev/null) || true
+[ -n "$line" ] && log "$dir: $line"
 [ -f "$dir/final.pt" ] || die "training finished without $dir/final.pt; see $dir/log/train.log"
 lidtool plot-training "$dir" 2>> "$dir/log/train.log" || log "WARNING: could not plot $dir/train_log.jsonl"
 mark_done "$dir/.done"

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +64,67 @@ def tiny_data_dir(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def stream_run(args, *, config=None, cwd=None, env=None, timeout: float | None = None,
+               label: str | None = None) -> subprocess.CompletedProcess:
+    """Run a long command (a recipe, a step script) so that a slow test is not silent.
+
+    stdout and stderr are merged; every line is kept (the result's `.stdout`, for the
+    assertion message) and, when pytest runs with -v or -s (`config` is the pytestconfig),
+    also printed at once to the terminal, prefixed with `label` and the seconds since the
+    start, so that a failure shows while the command still runs. On `timeout` the command's
+    process group is killed and returncode is -9, with "[killed after N s]" as the last
+    line. Use it as `proc = stream_run([...], config=pytestconfig, timeout=900)`, then
+    `assert proc.returncode == 0, proc.stdout[-3000:]`.
+    """
+    show = config is not None and (config.getoption("verbose") > 0
+                                   or config.getoption("capture") == "no")
+    capman = config.pluginmanager.getplugin("capturemanager") if show else None
+    label = label or Path(str(args[0])).name
+    start = time.monotonic()
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    killed = threading.Event()
+
+    def kill():
+        killed.set()
+        try:
+            os.killpg(proc.pid, 9)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout, kill) if timeout else None
+    if timer:
+        timer.start()
+    lines = []
+    try:
+        for raw in proc.stdout:          # bytes: lines end at \n only, \r stays inside
+            line = raw.decode("utf-8", errors="replace")
+            lines.append(line)
+            if show:
+                # progress bars redraw with \r: show the latest state of the line only
+                text = line.rstrip("\n").rsplit("\r", 1)[-1]
+                with capman.global_and_fixture_disabled():
+                    sys.stderr.write(f"  [{label} {time.monotonic() - start:6.0f}s] {text}\n")
+                    sys.stderr.flush()
+        rc = proc.wait()
+    finally:
+        if timer:
+            timer.cancel()
+        if proc.poll() is None:
+            kill()
+            proc.wait()
+    if killed.is_set():
+        lines.append(f"[killed after {timeout:g} s]\n")
+        rc = -9
+    return subprocess.CompletedProcess(args, rc, stdout="".join(lines), stderr="")
+
+
+@pytest.fixture
+def run_streamed(pytestconfig):
+    """`run_streamed(args, cwd=..., env=..., timeout=..., label=...)`: stream_run with this
+    session's verbosity (see stream_run)."""
+    def run(args, **kw):
+        return stream_run(args, config=pytestconfig, **kw)
+    return run

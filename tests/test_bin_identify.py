@@ -103,3 +103,89 @@ def test_identify_errors(trained, tmp_path, capsys):
     assert cli(["identify", "--model", str(tmp_path / "nofeat.pt"), str(wav)]) == 1
     err = capsys.readouterr().err
     assert "nofeat.pt" in err and "--feat-config" in err
+
+
+def test_identify_goes_on_after_a_failure_and_warns(trained, tmp_path, capsys):
+    root, model = trained
+    good = tone_wav(root / "new" / "e.wav", "high", seed=104)
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(16000, np.float32), 16000)
+    capsys.readouterr()
+    rc = cli(["identify", "--model", str(model), str(tmp_path / "missing.wav"), str(good),
+              str(silence)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    lines = out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == [str(good), str(silence)]
+    assert lines[0].split()[1] == "high"
+    assert "missing.wav" in err and "1 of 3 inputs failed" in err
+    assert f"WARNING: {silence}: the audio is silence" in err
+
+
+def test_identify_unknown_threshold(trained, capsys):
+    root, model = trained
+    wav = tone_wav(root / "new" / "f.wav", "low", seed=105)
+    capsys.readouterr()
+    assert cli(["identify", "--model", str(model), "--unknown-threshold", "1.01", str(wav)]) == 0
+    fields = capsys.readouterr().out.split()
+    assert fields[1] == "unknown" and fields[2] == "low"
+    assert cli(["identify", "--model", str(model), "--unknown-threshold", "0.01", str(wav)]) == 0
+    assert capsys.readouterr().out.split()[1] == "low"
+
+
+def test_identifier_api_paths_samples_and_data_dir(trained, tmp_path):
+    from lidtool import Identifier
+    from lidtool.errors import AudioError
+    root, model = trained
+    ident = Identifier.from_pretrained(model, device="cpu")
+    assert ident.classes == ["high", "low"]
+    wav = tone_wav(root / "new" / "g.wav", "high", seed=106)
+    by_path = ident.identify(wav)
+    samples, sr = sf.read(wav, dtype="float32")
+    assert by_path.ranked == ident.identify((samples, sr)).ranked
+    assert by_path.language == "high" and by_path.probability > 0.5
+    assert by_path.speech_seconds > 0.5
+    data = tmp_path / "data"
+    data.mkdir()
+    low = tone_wav(root / "new" / "h.wav", "low", seed=107)
+    (data / "wav.scp").write_text(f"u1 {wav}\nu2 {low}\n")
+    (data / "utt2spk").write_text("u1 u1\nu2 u2\n")
+    got = dict(ident.identify_data_dir(data, progress=False))
+    assert got["u1"].ranked == by_path.ranked and got["u2"].language == "low"
+    # an unreadable utterance is reported and the next one still identified
+    (data / "wav.scp").write_text(f"u1 {tmp_path / 'gone.wav'}\nu2 {low}\n")
+    got = dict(ident.identify_data_dir(data, progress=False))
+    assert isinstance(got["u1"], AudioError) and "gone.wav" in str(got["u1"])
+    assert got["u2"].language == "low"
+
+
+def test_model_info(trained, capsys):
+    root, model = trained
+    capsys.readouterr()
+    assert cli(["model-info", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "classes:      2 from utt2lang: high low" in out
+    assert "features:     mfcc, 13-dim, 16000 Hz, CMN window 300, VAD on" in out
+    assert cli(["model-info", "--json", str(model)]) == 0
+    import json
+    info = json.loads(capsys.readouterr().out)
+    assert info["classes"] == ["high", "low"] and info["network"]["parameters"] > 0
+
+
+def test_inference_commands_import_only_what_they_need(trained, tmp_path):
+    """identify and infer must not pull the trainer or torch._dynamo (an optimizer's import
+    costs about a second of start-up per job)."""
+    import subprocess
+    import sys
+    root, model = trained
+    wav = tone_wav(root / "new" / "i.wav", "low", seed=108)
+    code = (
+        "import sys; from lidtool.cli import main; "
+        f"assert main(['identify', '--model', {str(model)!r}, {str(wav)!r}]) == 0; "
+        f"assert main(['infer', {str(model)!r}, {str(root / 'data' / 'train')!r}, "
+        f"{str(tmp_path / 'scores')!r}]) == 0; "
+        "print(sorted(m for m in ('torch._dynamo', 'lidtool.train.trainer', 'scipy.signal', "
+        "'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -214,3 +214,32 @@ def test_merge_tables_is_the_union_and_a_key_in_two_jobs_is_an_error(tmp_path):
     with pytest.raises(DataDirError, match=r"a\.3\.scp:2: 'u3' was written by two jobs "
                                            r"\(also in .*a\.1\.scp\)"):
         merge_tables([tmp_path / "a.1.scp", tmp_path / "a.3.scp"])
+
+
+def test_segments_decode_each_recording_once(tmp_path, monkeypatch):
+    import lidtool.data.datadir as datadir_mod
+    from lidtool.data.audio import read_audio
+    d = tmp_path / "d"
+    d.mkdir()
+    rec = {r: make_wav(tmp_path / f"{r}.wav", 2.0, f, seed=i)
+           for i, (r, f) in enumerate([("recA", 300.0), ("recB", 900.0)])}
+    # recB's segments sort between recA's: recA must stay decoded until its last one
+    segs = {"a1": ("recA", 0.0, 0.5), "b1": ("recB", 0.2, 0.9), "b2": ("recB", 1.0, 1.5),
+            "c1": ("recA", 1.2, 2.0)}
+    write_lines(d / "wav.scp", [f"{r} {p}" for r, p in sorted(rec.items())])
+    write_lines(d / "segments", [f"{u} {r} {s} {e}" for u, (r, s, e) in sorted(segs.items())])
+    write_lines(d / "utt2spk", [f"{u} {u}" for u in sorted(segs)])
+    calls = []
+    real = datadir_mod.decode_audio
+    monkeypatch.setattr(datadir_mod, "decode_audio",
+                        lambda spec, **kw: calls.append(spec) or real(spec, **kw))
+    got = {utt: (x, sr) for utt, x, sr in iter_utterance_audio(d)}
+    assert sorted(calls) == [str(rec["recA"]), str(rec["recB"])]
+    for utt, (reco, start, end) in segs.items():
+        want, sr = read_audio(str(rec[reco]), start=start, end=end)
+        assert got[utt][1] == sr and np.array_equal(got[utt][0], want)
+    # a segment outside its recording still names the wav.scp line
+    write_lines(d / "segments", ["a1 recA 0.0 0.5", "z9 recB 5.0 6.0"])
+    write_lines(d / "utt2spk", ["a1 a1", "z9 z9"])
+    with pytest.raises(AudioError, match="lies outside"):
+        list(iter_utterance_audio(d))

@@ -95,3 +95,15 @@ def test_model_classes_and_silent_utterance(trained, tmp_path):
     assert np.array_equal(got[utt], sliding_cmn(raw, window=50))
     assert cli(["infer", str(model), str(silent), str(tmp_path / "scores")]) == 0
     assert utt in read_scores(tmp_path / "scores").utts
+
+
+def test_job_pairs_of_several_data_dirs():
+    import argparse
+
+    from lidtool.errors import ConfigError
+    from lidtool.inference.jobs import job_pairs
+    args = argparse.Namespace(data_dir="d1", scores="s1", more=["d2", "s2", "d3", "s3"])
+    assert job_pairs(args, "scores") == [("d1", "s1"), ("d2", "s2"), ("d3", "s3")]
+    args.more = ["d2", "s2", "d3"]
+    with pytest.raises(ConfigError, match="d3.*no output"):
+        job_pairs(args, "scores")

@@ -23,9 +23,11 @@ def test_train_and_infer_scripts(tmp_path):
     test = make_feats_dir(tmp_path / "test", counts=(3, 3, 3), seed=5)
     exp = tmp_path / "exp" / "resnet_wadcl"
     train = ["steps/train_nnet.sh", "--mini", "true", "--overrides", "train.steps=12",
-             str(CONF / "resnet_wadcl.yaml"), str(data), str(exp)]
+             "--progress-every", "1", str(CONF / "resnet_wadcl.yaml"), str(data), str(exp)]
     proc = _run(train)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # the terminal sees the progress, not only log/train.log
+    assert f"{exp}: step 12/12 (100%), loss " in proc.stderr
     for name in ("final.pt", "config.yaml", "lang2id", "train_log.jsonl", "train_curves.png",
                  ".done", "log/train.log"):
         assert (exp / name).is_file(), name
@@ -42,6 +44,21 @@ def test_train_and_infer_scripts(tmp_path):
     assert len(scores.utts) == 9 and scores.langs == ["lang0", "lang1", "lang2"]
     assert len((out / "xvector.scp").read_text().splitlines()) == 9
     assert not list(out.glob("scores.[0-9]*"))
+    # several data dirs in one run: the done one is skipped, the others are scored by the
+    # same jobs and give the scores a run of their own gives
+    test2 = make_feats_dir(tmp_path / "test2", counts=(2, 2, 2), seed=6)
+    out2, single = tmp_path / "out2", tmp_path / "single"
+    proc = _run(["steps/infer_nnet.sh", "--nj", "2", "--embeddings", "true",
+                 str(exp / "final.pt"), str(test), str(out), str(test2), str(out2)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{out} is done; skipping" in proc.stderr
+    assert len((out2 / "xvector.scp").read_text().splitlines()) == 6
+    assert (out2 / ".done").is_file() and (out2 / "log" / "infer.2.log").is_file()
+    assert _run(["steps/infer_nnet.sh", str(exp / "final.pt"), str(test2),
+                 str(single)]).returncode == 0
+    assert (out2 / "scores").read_text() == (single / "scores").read_text()
+    proc = _run(["steps/infer_nnet.sh", str(exp / "final.pt"), str(test2)])
+    assert proc.returncode != 0 and "usage:" in proc.stderr
 
 
 def test_train_script_errors(tmp_path):

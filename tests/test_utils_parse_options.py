@@ -160,4 +160,6 @@ def test_make_feats_with_empty_cmd_names_the_fix(tiny_data_dir, repo):
 @pytest.mark.parametrize("step", STEPS_WITH_CMD)
 def test_every_step_with_cmd_checks_it_and_locks_what_it_writes(repo, step):
     text = (repo / step).read_text()
-    assert 'require_cmd "$cmd"' in text and re.search(r'^lock_dir "\$\w+"$', text, re.M), step
+    # lock_dir "$dir", or (a step that writes several dirs) lock_dir "${dirs[$i]}" in a loop
+    assert 'require_cmd "$cmd"' in text and \
+        re.search(r'^\s*lock_dir "\$(\w+|\{\w+\[\$\w+\]\})"$', text, re.M), step

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Helpers sourced by recipes and steps/ scripts: timestamped logging and .done markers.
 
+# the threads environment of every job (OMP_WAIT_POLICY; see utils/env.sh)
+. "${BASH_SOURCE[0]%/*}/env.sh"
+
 log() {
   local fname=${BASH_SOURCE[1]##*/}
   echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]:-main}) $*" >&2

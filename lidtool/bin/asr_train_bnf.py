@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 from lidtool.asr.bnf_train import BnfOptions, train_bnf
+from lidtool.threads import add_num_threads_argument
 
 
 def add_arguments(p) -> None:
@@ -46,7 +47,7 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--num-pdfs", type=int, default=None,
                    help="number of classes (default: the num_pdfs file beside ALI_SCP)")
-    p.add_argument("--num-threads", type=int, default=None, help="torch CPU threads")
+    add_num_threads_argument(p)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if "
                    "available)")
     p.add_argument("data_dir")
@@ -63,9 +64,6 @@ def parse_layers(text: str) -> list:
 
 
 def main(args) -> int:
-    import torch
-    if args.num_threads:
-        torch.set_num_threads(args.num_threads)
     opts = BnfOptions.from_dict({
         "bottleneck_dim": args.bottleneck_dim, "hidden_dim": args.hidden_dim,
         "layers": parse_layers(args.layers), "num_epochs": args.num_epochs,

@@ -22,6 +22,7 @@ from lidtool.asr.bnf import BnfModel, write_bnf_arks, write_bnf_data_dir
 from lidtool.data.datadir import split_data_dir, validate_data_dir
 from lidtool.errors import ConfigError
 from lidtool.features.io import ark_scp_paths
+from lidtool.threads import add_num_threads_argument
 
 log = logging.getLogger("lidtool.make_bnf")
 
@@ -32,16 +33,13 @@ def add_arguments(p) -> None:
     p.add_argument("--merge", action="store_true",
                    help="only assemble DEST_DATA from the --nj parts")
     p.add_argument("--device", default="cpu", help="cpu, cuda... (default cpu)")
-    p.add_argument("--num-threads", type=int, default=None, help="torch CPU threads")
+    add_num_threads_argument(p)
     p.add_argument("model", help="bnf model (final.pt of lidtool asr-train-bnf)")
     p.add_argument("src", help="source data dir with feats.scp")
     p.add_argument("dest", help="output data dir")
 
 
 def main(args) -> int:
-    import torch
-    if args.num_threads:
-        torch.set_num_threads(args.num_threads)
     dest = Path(args.dest)
     name = dest.resolve().name
     ark_dir = dest / "data"

@@ -18,9 +18,9 @@ import dataclasses
 import logging
 import os
 
-import torch
 
 from lidtool.jobs.dirlock import lock_dir
+from lidtool.threads import add_num_threads_argument
 
 log = logging.getLogger("lidtool.train")
 
@@ -46,8 +46,7 @@ def add_arguments(p):
                    help="class map '<class> <id>' (default: sorted values of the label "
                         "table; --lang2id is the old name)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda[:N]")
-    p.add_argument("--num-threads", type=int, default=0,
-                   help="torch intra-op threads per process (0: torch's default)")
+    add_num_threads_argument(p)
     p.add_argument("data_dir", help="training data dir (feats.scp, the label table "
                    "[, vad.scp])")
     p.add_argument("exp_dir", help="output directory exp/<system>")
@@ -74,8 +73,6 @@ def main(args):
     from lidtool.train.labels import read_class_map
     from lidtool.train.trainer import Trainer
 
-    if args.num_threads > 0:
-        torch.set_num_threads(args.num_threads)
     cfg = load_config(args.config, args.override, mini=args.mini)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = ddp.pick_device(args.device, local_rank)

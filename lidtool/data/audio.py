@@ -96,6 +96,17 @@ def read_audio(spec: str, *, start: float = 0.0, end: float | None = None,
     `start`/`end` (seconds) cut a segment, as a `segments` file line does. `where` is the
     (file, line) to name in errors and warnings, `utt` the utterance they concern.
     """
+    spec = spec.strip()
+    samples, sr = decode_audio(spec, where=where, utt=utt)
+    return cut_segment(samples, sr, start, end, spec=spec, where=where), sr
+
+
+def decode_audio(spec: str, *, where: tuple[str, int | None] = ("wav.scp", None),
+                 utt: str | None = None) -> tuple[np.ndarray, int]:
+    """The whole recording of a wav.scp value, first channel (truncation and extra channels
+    are warned about, naming `where` and `utt`), not yet checked for emptiness or NaN: what
+    read_audio and a reader of many segments of one recording (datadir.iter_utterance_audio)
+    decode once and then cut with cut_segment."""
     path, line = where
     spec = spec.strip()
     try:
@@ -122,7 +133,15 @@ def read_audio(spec: str, *, start: float = 0.0, end: float | None = None,
     if data.shape[1] > 1:
         _warn("multi-channel", where, utt, f"'{spec}' has {data.shape[1]} channels; using "
               "channel 0 (select one with a `sox ... remix N |` pipe)")
-    samples = data[:, 0]
+    return data[:, 0], int(sr)
+
+
+def cut_segment(samples: np.ndarray, sr: int, start: float = 0.0, end: float | None = None,
+                *, spec: str = "", where: tuple[str, int | None] = ("wav.scp", None)
+                ) -> np.ndarray:
+    """Samples `start`..`end` s (end None or < 0: to the end) of a decoded recording,
+    checked: not empty, finite."""
+    path, line = where
     if start or end is not None:
         first = int(round(start * sr))
         last = len(samples) if end is None or end < 0 else int(round(end * sr))
@@ -134,4 +153,4 @@ def read_audio(spec: str, *, start: float = 0.0, end: float | None = None,
         raise AudioError(path, f"audio '{spec}' is empty", line=line)
     if not np.all(np.isfinite(samples)):
         raise AudioError(path, f"audio '{spec}' contains NaN or Inf samples", line=line)
-    return np.ascontiguousarray(samples), int(sr)
+    return np.ascontiguousarray(samples)

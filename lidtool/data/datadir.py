@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from lidtool.data.audio import read_audio
+from lidtool.data.audio import cut_segment, decode_audio, read_audio
 from lidtool.data.tables import Table, invert, read_table, write_table
 from lidtool.errors import DataDirError
 
@@ -189,19 +189,34 @@ def iter_utterance_audio(d: DataDir | str | os.PathLike,
     if wav is None:
         raise DataDirError(d.file("wav.scp"), "file does not exist")
     seg = d.segments
-    for utt in (utts if utts is not None else d.utts):
-        if seg is not None:
-            if utt not in seg:
-                raise DataDirError(d.file("segments"), f"utterance '{utt}' is missing")
-            reco, start, end = seg[utt].split()
-            if reco not in wav:
-                raise seg.error(utt, f"recording '{reco}' is not in wav.scp")
-            samples, sr = read_audio(wav[reco], start=float(start), end=float(end),
-                                     where=wav.where(reco), utt=utt)
-        else:
+    utts = utts if utts is not None else d.utts
+    if seg is None:
+        for utt in utts:
             if utt not in wav:
                 raise DataDirError(d.file("wav.scp"), f"utterance '{utt}' is missing")
             samples, sr = read_audio(wav[utt], where=wav.where(utt), utt=utt)
+            yield utt, samples, sr
+        return
+    # Each recording is decoded once, however many segments it has: it is kept from its
+    # first segment to its last one in `utts` order (usually one recording at a time).
+    ranges = []
+    for utt in utts:
+        if utt not in seg:
+            raise DataDirError(d.file("segments"), f"utterance '{utt}' is missing")
+        reco, start, end = seg[utt].split()
+        if reco not in wav:
+            raise seg.error(utt, f"recording '{reco}' is not in wav.scp")
+        ranges.append((utt, reco, float(start), float(end)))
+    last_use = {reco: i for i, (_, reco, _, _) in enumerate(ranges)}
+    decoded: dict[str, tuple[np.ndarray, int]] = {}
+    for i, (utt, reco, start, end) in enumerate(ranges):
+        if reco not in decoded:
+            decoded[reco] = decode_audio(wav[reco], where=wav.where(reco), utt=utt)
+        whole, sr = decoded[reco]
+        if last_use[reco] == i:
+            del decoded[reco]
+        samples = cut_segment(whole, sr, start, end, spec=wav[reco].strip(),
+                              where=wav.where(reco))
         yield utt, samples, sr
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 
-import torch
-
 from lidtool.features.reader import FeatureReader
 from lidtool.inference.checks import check_data_features, check_model_features, feature_owner
+from lidtool.threads import add_num_threads_argument
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ def add_job_arguments(p) -> None:
     p.add_argument("--nj", type=int, default=1, help="number of parallel jobs")
     p.add_argument("--job", type=int, default=1, help="which job (1..nj) this is")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda[:N]")
-    p.add_argument("--num-threads", type=int, default=0, help="torch threads (0: default)")
+    add_num_threads_argument(p)
     p.add_argument("model", help="exp/<sys>/final.pt")
     p.add_argument("data_dir", help="data dir with feats.scp (and vad.scp)")
 
@@ -93,11 +92,33 @@ def open_job(args):
     model here, before any forward pass. `info["classes"]` is the model's label list."""
     from lidtool.train.checkpoint import load_model
     from lidtool.train.distributed import pick_device
-    if args.num_threads > 0:
-        torch.set_num_threads(args.num_threads)
     device = pick_device(args.device)
     model, info = load_model(args.model, device)
     cmn = int((info.get("features") or {}).get("cmn_window", 300))
     return model, info, device, prepared_utterances(args.data_dir, cmn, nj=args.nj,
                                                     job=args.job, model_info=info,
                                                     model_path=args.model)
+
+
+def add_more_pairs_argument(p, out_name: str) -> None:
+    """`[DATA_DIR OUT ...]` after the first pair: one process scores several data dirs, so
+    that the start-up (python + torch imports, about a second) is paid once per job."""
+    p.add_argument("more", nargs="*", metavar=f"DATA_DIR {out_name}",
+                   help=f"more data dirs, each followed by its {out_name}")
+
+
+def job_pairs(args, out_attr: str) -> list[tuple[str, str]]:
+    """[(data_dir, output)] of the command line: the first pair, then `args.more`."""
+    from lidtool.errors import ConfigError
+    if len(args.more) % 2:
+        raise ConfigError(args.more[-1], "more data dirs must come in pairs "
+                          "'DATA_DIR OUTPUT'; this one has no output")
+    more = list(zip(args.more[::2], args.more[1::2]))
+    return [(args.data_dir, getattr(args, out_attr)), *more]
+
+
+def open_each_job(args, out_attr: str):
+    """Yield (data_dir, output, open_job's tuple) for every pair of the command line."""
+    import argparse
+    for data_dir, out in job_pairs(args, out_attr):
+        yield data_dir, out, open_job(argparse.Namespace(**{**vars(args), "data_dir": data_dir}))

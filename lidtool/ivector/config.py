@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from lidtool.errors import ConfigError
+from lidtool.threads import add_num_threads_argument, apply_num_threads
 
 
 @dataclass
@@ -179,13 +180,9 @@ def add_config_args(parser) -> None:
                         help="system YAML (e.g. conf/ivector.yaml); defaults if omitted")
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. ubm.num_components=512 (repeatable)")
-    parser.add_argument("--num-threads", type=int, default=1,
-                        help="torch threads (default 1, Kaldi style: use --nj jobs for the "
-                        "cores; 0 = torch default)")
+    add_num_threads_argument(parser)
 
 
 def config_from_args(args) -> IvectorConfig:
-    if getattr(args, "num_threads", 0):
-        import torch
-        torch.set_num_threads(args.num_threads)
+    apply_num_threads(getattr(args, "num_threads", 0))
     return load_ivector_config(args.config, args.override)
