@@ -41,7 +41,9 @@ olr_systems="olr_xvector_softmax olr_mt_softmax olr_mt_am_m0.2 olr_mt_am_m0.02 o
 olr_systems+=" olr_mt_aam_m0.2 olr_mt_aam_m0.02 olr_mt_apm_aam"
 lt_feats=mfcc_pitch
 train_overrides=""
-train_jobs=1
+# one thread per training process (path.sh), so two systems at a time use two cores
+# (not `nproc`: it reports OMP_NUM_THREADS, which path.sh sets to 1)
+train_jobs=$(( $(getconf _NPROCESSORS_ONLN) >= 2 ? 2 : 1 ))
 olr_perturb=true
 help_message="usage: ./run.sh [options]
 options:
@@ -65,7 +67,7 @@ options:
                                perturbed train_olr, as the paper does (default true)
   --train-overrides 'K=V ...'  config overrides for every DNN system
   --train-jobs N               DNN systems trained at the same time, within each of the
-                               two experiments (default 1)
+                               two experiments (default $train_jobs: 2 with 2+ cores)
 Every stage runs in egs/TEMPLATE/lid.sh (see its --help and egs/TEMPLATE/README.md).
 Stages: 0 corpus, 1 validation+stats, 2 features+VAD, 3 phone labels, 4 i-vector,
         5 DNN training, 6 inference, 7 RESULTS.md"

@@ -15,14 +15,16 @@ stop_stage=100
 nj=2
 mini=false
 systems="tdnn_softmax tdnn_balanced"
-train_jobs=1
+# one thread per training process (path.sh), so two systems at a time use two cores
+# (not `nproc`: it reports OMP_NUM_THREADS, which path.sh sets to 1)
+train_jobs=$(( $(getconf _NPROCESSORS_ONLN) >= 2 ? 2 : 1 ))
 help_message="usage: ./run.sh [options]
 options:
   --stage N / --stop-stage N   run stages N..M only (default 0..100)
   --nj N                       parallel jobs (default $nj)
   --mini true|false            toy model sizes; exp_mini/, RESULTS_mini.md (default $mini)
   --systems 'A B'              DNN systems, conf/<name>.yaml (default: $systems)
-  --train-jobs N               DNN systems trained at the same time (default $train_jobs)"
+  --train-jobs N               DNN systems trained at the same time (default $train_jobs: 2 with 2+ cores)"
 orig_args=("$@")
 . utils/parse_options.sh
 check_stage_range "$stage" "$stop_stage" 7
