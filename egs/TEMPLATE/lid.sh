@@ -266,17 +266,18 @@ fi
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ] && [ -n "$systems" ]; then
   log "stage 6: inference${backend:+ and back-end ($backend)}"
   for sys in $systems; do
+    # every set of a system in one call: each job loads python, torch and the model once
+    pairs=()
     if [ -z "$backend" ]; then
-      for s in $test_sets; do
-        steps/infer_nnet.sh --nj "$nj" --cmd "$train_cmd" "$sysexp/$sys/final.pt" \
-          "$data/$s$fs" "$sysexp/$sys/$s"
-      done
+      for s in $test_sets; do pairs+=("$data/$s$fs" "$sysexp/$sys/$s"); done
+      steps/infer_nnet.sh --nj "$nj" --cmd "$train_cmd" "$sysexp/$sys/final.pt" "${pairs[@]}"
       continue
     fi
     for s in $(unique $backend_train_set $test_sets); do
-      steps/infer_nnet.sh --nj "$nj" --cmd "$train_cmd" --embeddings true \
-        "$sysexp/$sys/final.pt" "$data/$s$fs" "$sysexp/$sys/$s"
+      pairs+=("$data/$s$fs" "$sysexp/$sys/$s")
     done
+    steps/infer_nnet.sh --nj "$nj" --cmd "$train_cmd" --embeddings true \
+      "$sysexp/$sys/final.pt" "${pairs[@]}"
     score_test_sets "$backend" "$sysexp/$sys/$backend_train_set/xvector.scp" \
       "$data/$backend_train_set/utt2lang" "$sysexp/$sys/backend" \
       "$sysexp/$sys/%s/xvector.scp" "$sysexp/$sys/%s/scores_backend"
