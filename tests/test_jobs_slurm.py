@@ -136,10 +136,12 @@ def test_a_task_that_dies_without_a_status_fails_the_call(slurm_env, tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_cancels_the_array_job(slurm_env, tmp_path, sig):
+    # SIGHUP at its default even when the tests run under nohup (it would be inherited)
     proc = subprocess.Popen([RUN_SLURM, "JOB=1:2", "log/c.JOB.log", "echo started; sleep 60"],
-                            cwd=tmp_path, env=slurm_env, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, env=slurm_env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     log = tmp_path / "log/c.1.log"
-    deadline = time.monotonic() + 90      # generous: slurmd is slow to start jobs under load
+    deadline = time.monotonic() + 90
     while not (log.exists() and "started" in log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     proc.send_signal(sig)
