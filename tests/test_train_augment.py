@@ -247,3 +247,16 @@ def test_saved_config_has_the_section(tmp_path, dirs):
     assert t.cfg["augment"]["vtlp_prob"] == 0.2
     assert "vtlp_prob: 0.2" in (tmp_path / "s" / "config.yaml").read_text()
     assert json.loads((tmp_path / "s" / "train_log.jsonl").read_text().splitlines()[0])["step"] == 1
+
+
+def test_cli_refuses_vtlp_on_mfcc_features(tmp_path, dirs, capsys):
+    from lidtool.cli import main as cli
+    train, _ = dirs
+    conf = write_tiny_config(tmp_path / "c.yaml")
+    (tmp_path / "mfcc.conf").write_text("--type=mfcc\n--num-ceps=8\n--num-mel-bins=23\n")
+    rc = cli(["train", "--config", str(conf), "--feat-config", str(tmp_path / "mfcc.conf"),
+              "--override", "augment.vtlp_prob=0.5", "--override", "train.steps=1",
+              str(train), str(tmp_path / "exp")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "augment.vtlp_prob=0.5" in err and str(conf) in err
+    assert not (tmp_path / "exp" / "final.pt").exists()

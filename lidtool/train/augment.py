@@ -27,8 +27,9 @@ place; each output bin is read from the input by linear interpolation between ne
 bins. alpha > 1 moves energy to higher bins, alpha = 1 is the identity. The warp is linear
 across dimensions and CMN is linear over time per dimension, so warping CMN'd features
 equals warping before CMN. VTLP needs bands along the feature axis: on MFCC features
-(feature type mfcc / mfcc_pitch in the run's feature config) it is a ConfigError naming
-`augment.vtlp_prob`.
+(feature type mfcc / mfcc_pitch in the run's feature config, `lidtool train --feat-config`)
+it is a ConfigError naming `augment.vtlp_prob`; without a feature config the type is
+unknown and VTLP is not refused.
 
 Only training batches are augmented (Trainer._next, on the run's device, after the chunk
 was cut and before gradient accumulation slices it), never validation or inference. The
