@@ -127,11 +127,13 @@ class Augmenter:
         self.cfg, self.seed, self.rank = aug, int(seed), int(rank)
 
     @classmethod
-    def from_config(cls, cfg: dict, *, feat_dim: int, feature_type: str | None,
-                    rank: int = 0, source: str = "<config>") -> "Augmenter | None":
+    def from_config(cls, cfg: dict, feat_dim: int, features: dict | None, *, rank: int = 0,
+                    source: str = "<config>") -> "Augmenter | None":
         """None when every augmentation is off. Checks the widths against the data and VTLP
-        against the feature type (None: unknown, allowed)."""
+        against the feature type of `features` (the trainer's feature meta; no
+        feature_config: unknown, allowed)."""
         aug = cfg["augment"]
+        feature_type = ((features or {}).get("feature_config") or {}).get("type")
         if not is_enabled(aug):
             return None
         if aug["freq_mask_num"] > 0 and aug["freq_mask_width"] > feat_dim:

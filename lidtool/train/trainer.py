@@ -13,8 +13,7 @@ the last checkpoints (`train.average_last`).
 
 `model.init` (weights of another model) is applied when training starts at step 0.
 
-Training batches (not validation) go through the `augment` section (lidtool.train.augment)
-on the device when any of its options is on.
+Training batches (never validation) go through `augment` (lidtool.train.augment) when it is on.
 
 Only rank 0 writes files, logs and shows the tqdm bar.
 
@@ -86,9 +85,8 @@ class Trainer:
         self.freezer = Freezer(self.model, cfg["model"], source)
         self.updater = Updater(cfg["train"], self.device, self.dist, source)
         self.dataset = ChunkDataset(data)
-        self.augmenter = Augmenter.from_config(
-            cfg, feat_dim=data.feat_dim, rank=self.dist.rank, source=source,
-            feature_type=(self.features.get("feature_config") or {}).get("type"))
+        self.augmenter = Augmenter.from_config(cfg, data.feat_dim, self.features,
+                                               rank=self.dist.rank, source=source)
         self.wma = (WeightMovingAverage(self.model, cfg["wma"]["alpha"])
                     if cfg["wma"]["enabled"] else None)
         self._loaders: dict = {}
