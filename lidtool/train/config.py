@@ -32,6 +32,7 @@ Keys whose defaults keep the behaviour of earlier versions (where they are docum
   train.accum_steps  1; train.amp: none | bf16 | fp16               (lidtool.train.update)
   optim.lr_scales    {}; optim.no_decay_norm_bias: false            (lidtool.train.param_groups)
   model.init, model.freeze, model.freeze_steps                      (lidtool.train.init)
+  augment.*          all off: masks over dims / frames, VTLP        (lidtool.train.augment)
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from pathlib import Path
 import yaml
 
 from lidtool.errors import ConfigError
+from lidtool.train import augment
 
 OPEN = object()   # marker: a section whose keys are not checked here
 
@@ -62,6 +64,7 @@ DEFAULTS: dict = {
     "sched": {"name": "step", "decay_every": None, "gamma": 0.1, "warmup_steps": 0,
               "final_lr_scale": 0.0},
     "wma": {"enabled": False, "alpha": 0.99},
+    "augment": augment.SECTION,
     "mini": OPEN,
 }
 _MODEL_DEFAULTS = {"hidden": [512], "embedding_layer": "fc1"}
@@ -95,7 +98,8 @@ RANGES = {("optim", "lr"): (lambda v: v > 0, "> 0"),
           ("data", "cmn_window"): (lambda v: v >= 0, ">= 0 (0: no CMN)"),
           ("data", "cache_mb"): (lambda v: v >= 0, ">= 0"),
           ("data", "num_workers"): (lambda v: v >= 0, ">= 0"),
-          ("dcl", "steps"): (lambda v: v > 0, "> 0")}
+          ("dcl", "steps"): (lambda v: v > 0, "> 0"),
+          **augment.RANGES}
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
                list: "a list", dict: "a mapping"}
 
@@ -276,6 +280,7 @@ def validate(cfg: dict, source: str) -> None:
                           fix=f"set train.keep_checkpoints >= {average}")
     _validate_labels(data, source)
     _validate_optim_groups(cfg["optim"], source)
+    augment.validate_section(cfg["augment"], source)
     from lidtool.train.init import validate_model_init
     validate_model_init(cfg["model"], source)
     if not 0.0 <= float(cfg["wma"]["alpha"]) < 1.0:

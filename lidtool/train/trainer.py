@@ -13,6 +13,8 @@ the last checkpoints (`train.average_last`).
 
 `model.init` (weights of another model) is applied when training starts at step 0.
 
+Training batches (never validation) go through `augment` (lidtool.train.augment) when it is on.
+
 Only rank 0 writes files, logs and shows the tqdm bar.
 
 Frame labels (`data.frame_labels`) are attached to the training data only for strategies
@@ -38,6 +40,7 @@ from lidtool.losses.schedule import MarginScheduler
 from lidtool.nnet.model import build_model, count_parameters
 from lidtool.train import checkpoint as ckpt_io
 from lidtool.train import distributed as ddp
+from lidtool.train.augment import Augmenter
 from lidtool.train.averaging import average_last, check_average_last
 from lidtool.train.config import dump_config
 from lidtool.train.config_diff import apply_hyperparams, check_resume_config, hyperparams
@@ -82,6 +85,8 @@ class Trainer:
         self.freezer = Freezer(self.model, cfg["model"], source)
         self.updater = Updater(cfg["train"], self.device, self.dist, source)
         self.dataset = ChunkDataset(data)
+        self.augmenter = Augmenter.from_config(cfg, data.feat_dim, self.features,
+                                               rank=self.dist.rank, source=source)
         self.wma = (WeightMovingAverage(self.model, cfg["wma"]["alpha"])
                     if cfg["wma"]["enabled"] else None)
         self._loaders: dict = {}
@@ -191,7 +196,10 @@ class Trainer:
                 self.dataset, batch_sampler=sampler.batches(self.step),
                 num_workers=int(self.cfg["data"]["num_workers"]))
             self._loaders[name] = iter(loader)
-        return [t.to(self.device, non_blocking=True) for t in next(self._loaders[name])]
+        batch = [t.to(self.device, non_blocking=True) for t in next(self._loaders[name])]
+        if self.augmenter is not None:
+            batch[0] = self.augmenter(batch[0], self.step, name)
+        return batch
 
     def next_batch(self, name: str):
         """The batch (x [B, L, D], y [B]) of sampler `name` for the current step, on the
