@@ -17,7 +17,8 @@ num_threads=1
 allow_config_change=false
 progress_every=30
 help_message="usage: $0 [options] <config.yaml> <train-data-dir> <exp-dir>
-e.g.: $0 --feat-config conf/mfcc.conf --vad-config conf/vad.conf conf/resnet_wadcl.yaml data/train exp/resnet_wadcl
+e.g. (in egs/synth_lid): $0 --feat-config conf/mfcc_pitch.conf --vad-config conf/vad.conf \\
+        conf/resnet_wadcl.yaml data/train_lt exp/resnet_wadcl
 Runs 'lidtool train' (or torchrun with --nproc > 1; gloo on CPU, nccl on GPU) and logs to
 <exp-dir>/log/train.log, printing a progress line (step k/N, loss, elapsed, ETA) here every
 --progress-every seconds. An interrupted run resumes from its latest checkpoint. Writes

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import stream_run
 from recipes import copy_recipe
 
 pytestmark = pytest.mark.slow
@@ -18,15 +19,16 @@ BASELINE = Path(__file__).resolve().parent / "data" / "synth_lid_RESULTS_mini.md
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory, repo):
+def recipe(tmp_path_factory, repo, pytestconfig):
     """A copy of the recipe's own files (run.sh, conf, local) with the links that
     egs/TEMPLATE/setup_recipe.sh makes (steps, utils, lid.sh, path.sh, cmd.sh), run once
     with --mini."""
     d = copy_recipe(repo, "synth_lid", tmp_path_factory.mktemp("egs"))
-    run = subprocess.run(["./run.sh", "--mini", "true", "--olr-systems", OLR], cwd=d,
-                         capture_output=True, text=True)
-    (d / "run1.log").write_text(run.stdout + run.stderr)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    # the recipe's lines show on the terminal under pytest -v / -s while it runs (minutes)
+    run = stream_run(["./run.sh", "--mini", "true", "--olr-systems", OLR], cwd=d,
+                     config=pytestconfig, timeout=3600, label="synth_lid")
+    (d / "run1.log").write_text(run.stdout)
+    assert run.returncode == 0, run.stdout[-4000:]
     return d
 
 
@@ -144,13 +146,13 @@ def test_rerun_skips_finished_work(recipe):
     assert "exp_mini/phone_labels/train_olr_sp is done; skipping" in run.stderr
 
 
-def test_bnf_features_for_the_long_tailed_systems(recipe):
+def test_bnf_features_for_the_long_tailed_systems(recipe, pytestconfig):
     """--lt-feats bnf: a bottleneck network on the stage-3 alignments, <set>_bnf data dirs,
     and the i-vector and DNN systems trained and scored on them under exp_mini/bnf."""
-    run = subprocess.run(["./run.sh", "--mini", "true", "--lt-feats", "bnf", "--olr-systems", "",
-                          "--lt-systems", "resnet_wadcl", "--stage", "3"],
-                         cwd=recipe, capture_output=True, text=True)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    run = stream_run(["./run.sh", "--mini", "true", "--lt-feats", "bnf", "--olr-systems", "",
+                      "--lt-systems", "resnet_wadcl", "--stage", "3"], cwd=recipe,
+                     config=pytestconfig, timeout=1800, label="synth_lid bnf")
+    assert run.returncode == 0, run.stdout[-4000:]
     data, exp = recipe / "data_mini", recipe / "exp_mini"
     assert (exp / "asr" / "bnf" / "final.pt").is_file()
     dims = {}

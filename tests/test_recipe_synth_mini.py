@@ -5,17 +5,19 @@ import subprocess
 
 import pytest
 
+from conftest import stream_run
 from recipes import copy_recipe
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory, repo):
+def recipe(tmp_path_factory, repo, pytestconfig):
     d = copy_recipe(repo, "synth_mini", tmp_path_factory.mktemp("egs"))
-    run = subprocess.run(["./run.sh", "--mini", "true"], cwd=d, capture_output=True, text=True)
-    (d / "run1.log").write_text(run.stdout + run.stderr)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    run = stream_run(["./run.sh", "--mini", "true"], cwd=d, config=pytestconfig, timeout=1800,
+                     label="synth_mini")
+    (d / "run1.log").write_text(run.stdout)
+    assert run.returncode == 0, run.stdout[-4000:]
     return d
 
 

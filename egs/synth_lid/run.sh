@@ -61,13 +61,14 @@ options:
                                the stage-2 features, or bottleneck features of a DNN phone
                                classifier trained on the stage-3 alignments (default
                                mfcc_pitch); bnf puts them under <exp>/bnf and RESULTS_bnf.md
-  --olr-systems 'A B'          OLR systems (conf/<name>.yaml), trained on train_olr;
+  --olr-systems 'A B'          OLR systems (conf/<name>.yaml), trained on train_olr_sp
+                               (train_olr with --olr-perturb false);
                                '' skips them and stage 3 (default: the eight of Table 1)
   --olr-perturb true|false     train the OLR systems on speed (0.9/1.0/1.1) and volume
                                perturbed train_olr, as the paper does (default true)
   --train-overrides 'K=V ...'  config overrides for every DNN system
   --train-jobs N               DNN systems trained at the same time, within each of the
-                               two experiments (default $train_jobs: 2 with 2+ cores)
+                               two experiments (default $train_jobs: 2 on 2+ cores, else 1)
 Every stage runs in egs/TEMPLATE/lid.sh (see its --help and egs/TEMPLATE/README.md).
 Stages: 0 corpus, 1 validation+stats, 2 features+VAD, 3 phone labels, 4 i-vector,
         5 DNN training, 6 inference, 7 RESULTS.md"

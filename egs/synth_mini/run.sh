@@ -24,7 +24,7 @@ options:
   --nj N                       parallel jobs (default $nj)
   --mini true|false            toy model sizes; exp_mini/, RESULTS_mini.md (default $mini)
   --systems 'A B'              DNN systems, conf/<name>.yaml (default: $systems)
-  --train-jobs N               DNN systems trained at the same time (default $train_jobs: 2 with 2+ cores)"
+  --train-jobs N               DNN systems trained at the same time (default $train_jobs: 2 on 2+ cores, else 1)"
 orig_args=("$@")
 . utils/parse_options.sh
 check_stage_range "$stage" "$stop_stage" 7
