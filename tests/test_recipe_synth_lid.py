@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import stream_run
-from recipes import copy_recipe
+from recipes import run_copied_recipe
 
 pytestmark = pytest.mark.slow
 
@@ -23,13 +23,8 @@ def recipe(tmp_path_factory, repo, pytestconfig):
     """A copy of the recipe's own files (run.sh, conf, local) with the links that
     egs/TEMPLATE/setup_recipe.sh makes (steps, utils, lid.sh, path.sh, cmd.sh), run once
     with --mini."""
-    d = copy_recipe(repo, "synth_lid", tmp_path_factory.mktemp("egs"))
-    # the recipe's lines show on the terminal under pytest -v / -s while it runs (minutes)
-    run = stream_run(["./run.sh", "--mini", "true", "--olr-systems", OLR], cwd=d,
-                     config=pytestconfig, timeout=3600, label="synth_lid")
-    (d / "run1.log").write_text(run.stdout)
-    assert run.returncode == 0, run.stdout[-4000:]
-    return d
+    return run_copied_recipe(repo, "synth_lid", tmp_path_factory.mktemp("egs"),
+                             ["--mini", "true", "--olr-systems", OLR], pytestconfig)
 
 
 def test_results_tables_have_every_system(recipe):

@@ -5,20 +5,15 @@ import subprocess
 
 import pytest
 
-from conftest import stream_run
-from recipes import copy_recipe
+from recipes import run_copied_recipe
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, repo, pytestconfig):
-    d = copy_recipe(repo, "synth_mini", tmp_path_factory.mktemp("egs"))
-    run = stream_run(["./run.sh", "--mini", "true"], cwd=d, config=pytestconfig, timeout=1800,
-                     label="synth_mini")
-    (d / "run1.log").write_text(run.stdout)
-    assert run.returncode == 0, run.stdout[-4000:]
-    return d
+    return run_copied_recipe(repo, "synth_mini", tmp_path_factory.mktemp("egs"),
+                             ["--mini", "true"], pytestconfig)
 
 
 def test_every_system_has_numbers(recipe):

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from recipes import copy_recipe
+from recipes import run_copied_recipe
 
 pytestmark = pytest.mark.slow
 
@@ -20,12 +20,9 @@ CONDITIONS = ("test_multi", "test_espeak", "test_heldout_synth")
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory, repo):
-    d = copy_recipe(repo, "synth_transfer", tmp_path_factory.mktemp("egs"))
-    run = subprocess.run(["./run.sh", "--mini", "true"], cwd=d, capture_output=True, text=True)
-    (d / "run1.log").write_text(run.stdout + run.stderr)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    return d
+def recipe(tmp_path_factory, repo, pytestconfig):
+    return run_copied_recipe(repo, "synth_transfer", tmp_path_factory.mktemp("egs"),
+                             ["--mini", "true"], pytestconfig)
 
 
 def voices(recipe, name):
