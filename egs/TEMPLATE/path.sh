@@ -9,3 +9,6 @@ export LC_ALL=C
 export PYTHONUNBUFFERED=1
 # Two cores: one intra-op thread per job unless the job asks for more (--num-threads).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# OpenMP threads sleep instead of spinning when idle (utils/env.sh says why); lib.sh
+# sources it too, this makes it hold for commands typed after `. ./path.sh`.
+. "$LIDTOOL_ROOT/utils/env.sh"
