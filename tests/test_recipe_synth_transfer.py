@@ -1,6 +1,8 @@
 """egs/synth_transfer: the held-out-synthesizer recipe runs on the template from a copy of its
 own files (corpus to RESULTS_mini.md), every system is scored on every condition, and the
-held-out-synthesizer test set shares no synthesizer voice with either training set."""
+held-out-synthesizer test set shares no synthesizer voice with either training set. The run
+is made with --ablation true: the two ablation systems are scored too (RESULTS_ablation_mini.md)
+and leave the main table as it is."""
 import collections
 import gzip
 import json
@@ -8,6 +10,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from recipes import run_copied_recipe
 
@@ -17,19 +20,28 @@ pytestmark = pytest.mark.slow
 SYSTEMS = {"xvector_multi": ("train_multi", "TDNN x-vector, multi-synthesizer training"),
            "xvector_espeak": ("train_espeak", "TDNN x-vector, espeak-only training (control)")}
 CONDITIONS = ("test_multi", "test_espeak", "test_heldout_synth")
+# ablation systems (./run.sh --ablation true) -> (training set, row label in RESULTS_ablation)
+ABLATION = {"xvector_multi": ("train_multi", "train_multi (reference)"),
+            "xvector_multi_notransform": ("train_multi_plain",
+                                          "train_multi_plain: no voice transform"),
+            "xvector_multi_specaug": ("train_multi", "train_multi + time/coefficient masks")}
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, repo, pytestconfig):
     return run_copied_recipe(repo, "synth_transfer", tmp_path_factory.mktemp("egs"),
-                             ["--mini", "true"], pytestconfig)
+                             ["--mini", "true", "--ablation", "true"], pytestconfig)
+
+
+def supervisions(recipe, name):
+    path = recipe / "data_mini" / "manifests" / f"synth_supervisions_{name}.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
 
 
 def voices(recipe, name):
     """{(language, synthesizer, voice): utterances} of a set, from its supervision manifest."""
-    path = recipe / "data_mini" / "manifests" / f"synth_supervisions_{name}.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        sups = [json.loads(line) for line in f]
+    sups = supervisions(recipe, name)
     return collections.Counter((s["language"], s["custom"]["synthesizer"],
                                 s["custom"]["synth_voice"]) for s in sups)
 
@@ -45,23 +57,63 @@ def per_lang(counts):
     return out
 
 
-def test_every_system_and_condition_has_numbers(recipe):
-    text = (recipe / "RESULTS_mini.md").read_text()
-    assert text.startswith("# egs/synth_transfer results")
-    assert "    ./run.sh --mini true" in text
+def table_rows(text, systems):
+    """{label: numeric cells} of the systems' rows; every condition has its three numbers."""
     header = next(line for line in text.splitlines() if line.startswith("| System |"))
     for cond in CONDITIONS:
         for metric in ("Acc %", "EER %", "minCavg"):
             assert f"| {cond} {metric} |" in header, (cond, metric)
-    for _, label in SYSTEMS.values():
+    rows = {}
+    for _, label in systems.values():
         row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert len(cells) == 1 + 3 * len(CONDITIONS), cells
         assert all(re.fullmatch(r"\d+\.\d+", c) for c in cells[1:]), cells
+        rows[label] = cells[1:]
+    return rows
+
+
+def test_every_system_and_condition_has_numbers(recipe):
+    text = (recipe / "RESULTS_mini.md").read_text()
+    assert text.startswith("# egs/synth_transfer results")
+    assert "    ./run.sh --mini true" in text
+    table_rows(text, SYSTEMS)
+    assert "train_multi_plain" not in text   # the ablation stays out of the main table
     for sys, (train, _) in SYSTEMS.items():
         assert f"data_mini/{train} " in (recipe / "exp_mini" / sys / "run.cmd").read_text()
         for cond in CONDITIONS:
             assert (recipe / "exp_mini" / sys / cond / "scores").is_file()
+
+
+def test_ablation_systems_have_numbers(recipe):
+    text = (recipe / "RESULTS_ablation_mini.md").read_text()
+    assert text.startswith("# egs/synth_transfer ablation")
+    rows = table_rows(text, ABLATION)
+    main = table_rows((recipe / "RESULTS_mini.md").read_text(), SYSTEMS)
+    # the reference row is the main table's multi-synthesizer system, the same run
+    assert rows["train_multi (reference)"] == main[SYSTEMS["xvector_multi"][1]]
+    assert (recipe / "conf" / "ablation_reading.md").read_text().strip() in text
+    for sys, (train, _) in ABLATION.items():
+        assert f"data_mini/{train} " in (recipe / "exp_mini" / sys / "run.cmd").read_text()
+        for cond in CONDITIONS:
+            assert (recipe / "exp_mini" / sys / cond / "scores").is_file()
+    # the masks reach the trainer of the specaug variant only
+    augment = {sys: yaml.safe_load((recipe / "exp_mini" / sys / "config.yaml").read_text())
+               .get("augment", {}) for sys in ABLATION}
+    assert augment["xvector_multi_specaug"]["time_mask_num"] == 2
+    assert augment["xvector_multi_specaug"]["freq_mask_num"] == 2
+    assert not augment["xvector_multi"].get("time_mask_num")
+    assert not augment["xvector_multi_notransform"].get("time_mask_num")
+
+
+def test_plain_set_is_train_multi_without_voice_transform(recipe):
+    multi, plain = supervisions(recipe, "train_multi"), supervisions(recipe, "train_multi_plain")
+    assert all(s["custom"]["voice"].get("transform") for s in multi)
+    assert not any(s["custom"]["voice"].get("transform") for s in plain)
+    counts_multi, counts_plain = voices(recipe, "train_multi"), voices(recipe, "train_multi_plain")
+    assert per_lang(counts_plain) == per_lang(counts_multi)
+    assert {synth for _, synth, _ in counts_plain} == {synth for _, synth, _ in counts_multi}
+    assert not pairs(voices(recipe, "test_heldout_synth")) & pairs(counts_plain)
 
 
 def test_heldout_set_shares_no_synthesizer_voice_with_training(recipe):

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Stage 0 of egs/synth_transfer: render the multi-synthesizer corpus of the corpus config
 # (lidtool make-corpus: espeak-ng, Festival, flite, MBROLA where installed; per-speaker WORLD
-# voice transforms) -> <data-dir>/{train_multi,train_espeak,test_multi,test_espeak,
-# test_heldout_synth}. make-corpus checks on the manifests that test_heldout_synth shares
-# no (synthesizer, voice) with either training set. Resumable: make-corpus keeps finished
-# shards; a finished corpus is skipped.
+# voice transforms) -> <data-dir>/{train_multi,train_multi_plain,train_espeak,test_multi,
+# test_espeak,test_heldout_synth}. make-corpus checks on the manifests that
+# test_heldout_synth shares no (synthesizer, voice) with either training set. Resumable:
+# make-corpus keeps finished shards; a finished corpus is skipped.
 set -euo pipefail
 . utils/lib.sh
 
