@@ -8,6 +8,7 @@ alignments (sentence mode) may only use aligned ones.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,30 +28,31 @@ class MissingSynthesizer(ConfigError):
     """A synthesizer or voice the config asks for is not installed."""
 
 
-class Synthesizer:
+class Synthesizer(ABC):
     """Base class: `name`, `aligned`, `voices(lang)`, `speaks(lang)`, `missing(voice)`,
-    `render(text, voice, params)`."""
+    `render(text, voice, params)`; a backend must implement the three abstract ones."""
 
     name = ""
     aligned = False             # render() returns phone timings
 
+    @abstractmethod
     def voices(self, lang: str) -> list[str]:
         """Every voice this synthesizer has for language label `lang` (installed or not)."""
-        raise NotImplementedError
 
     def speaks(self, lang: str) -> bool:
         return bool(self.voices(lang))
 
+    @abstractmethod
     def missing(self, voice: str) -> str | None:
         """None if `voice` is installed, else the package to install."""
-        raise NotImplementedError
 
     def draw_params(self, rng: np.random.Generator, cfg: dict) -> dict:
         """Per-speaker synthesis settings (drawn once per speaker)."""
         return {}
 
+    @abstractmethod
     def render(self, text: str, voice: str, params: dict) -> Rendering:
-        raise NotImplementedError
+        """The audio of `text` in `voice` with the speaker's `params` (draw_params)."""
 
     def require(self, voice: str, where: str) -> None:
         package = self.missing(voice)

@@ -54,7 +54,6 @@ MBROLA_VOICES = {
     "pl": ["mb-pl1"],
 }
 MBROLA_DIR = Path("/usr/share/mbrola")
-MBROLA_DIR = Path("/usr/share/mbrola")
 TIMEOUT_S = 120
 
 
@@ -77,6 +76,17 @@ def _read_wav(path: Path, where: str, text: str) -> tuple[np.ndarray, int]:
     if len(x) == 0 or not np.any(x):
         raise AudioError(where, f"empty or silent audio for text {text[:60]!r}")
     return x, int(sr)
+
+
+def _render_program(name: str, text_bytes: bytes, command, where: str, text: str) -> Rendering:
+    """Run a synthesizer program that reads a text file and writes a wav file:
+    `command(text_path, wav_path)` gives its argument list."""
+    with tempfile.TemporaryDirectory(prefix=f"lidtool-{name}-") as tmp:
+        src, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
+        src.write_bytes(text_bytes)
+        _run(command(str(src), str(out)), where, text)
+        x, sr = _read_wav(out, where, text)
+    return Rendering(x, sr)
 
 
 def _stretch(rng: np.random.Generator, cfg: dict) -> dict:
@@ -119,14 +129,11 @@ class Festival(Synthesizer):
             raise AudioError(where, f"text {text[:60]!r} is not writable in {encoding}",
                              fix="use a language this voice reads") from None
         stretch = float(params.get("duration_stretch", 1.0))
-        with tempfile.TemporaryDirectory(prefix="lidtool-festival-") as tmp:
-            src, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
-            src.write_bytes(data)
-            _run(["text2wave", "-eval", f"(voice_{voice})",
-                  "-eval", f"(Parameter.set 'Duration_Stretch {stretch})",
-                  "-o", str(out), str(src)], where, text)
-            x, sr = _read_wav(out, where, text)
-        return Rendering(x, sr)
+        return _render_program(
+            "festival", data, lambda src, out: [
+                "text2wave", "-eval", f"(voice_{voice})",
+                "-eval", f"(Parameter.set 'Duration_Stretch {stretch})", "-o", out, src],
+            where, text)
 
 
 class Flite(Synthesizer):
@@ -144,13 +151,11 @@ class Flite(Synthesizer):
     def render(self, text: str, voice: str, params: dict) -> Rendering:
         where = f"flite voice '{voice}'"
         stretch = float(params.get("duration_stretch", 1.0))
-        with tempfile.TemporaryDirectory(prefix="lidtool-flite-") as tmp:
-            src, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
-            src.write_text(text, encoding="utf-8")
-            _run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch}",
-                  "-f", str(src), "-o", str(out)], where, text)
-            x, sr = _read_wav(out, where, text)
-        return Rendering(x, sr)
+        return _render_program(
+            "flite", text.encode("utf-8"), lambda src, out: [
+                "flite", "-voice", voice, "--setf", f"duration_stretch={stretch}",
+                "-f", src, "-o", out],
+            where, text)
 
 
 class Mbrola(Synthesizer):
@@ -173,11 +178,8 @@ class Mbrola(Synthesizer):
 
     def render(self, text: str, voice: str, params: dict) -> Rendering:
         where = f"espeak-ng MBROLA voice '{voice}'"
-        with tempfile.TemporaryDirectory(prefix="lidtool-mbrola-") as tmp:
-            src, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
-            src.write_text(text, encoding="utf-8")
-            _run(["espeak-ng", "-v", voice, "-s", str(params.get("rate", 170)),
-                  "-p", str(params.get("pitch", 50)), "-w", str(out), "-f", str(src)],
-                 where, text)
-            x, sr = _read_wav(out, where, text)
-        return Rendering(x, sr)
+        return _render_program(
+            "mbrola", text.encode("utf-8"), lambda src, out: [
+                "espeak-ng", "-v", voice, "-s", str(params.get("rate", 170)),
+                "-p", str(params.get("pitch", 50)), "-w", out, "-f", src],
+            where, text)
