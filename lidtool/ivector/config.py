@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from lidtool.errors import ConfigError
-from lidtool.threads import add_num_threads_argument, apply_num_threads
+from lidtool.threads import add_num_threads_argument
 
 
 @dataclass
@@ -184,5 +184,4 @@ def add_config_args(parser) -> None:
 
 
 def config_from_args(args) -> IvectorConfig:
-    apply_num_threads(getattr(args, "num_threads", 0))
     return load_ivector_config(args.config, args.override)
