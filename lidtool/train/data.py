@@ -32,7 +32,7 @@ small fraction of the features' size), also when the features are loaded lazily.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +60,8 @@ class TrainData:
     feat_dim: int
     cmn_window: int
     feats: list | None = None           # prepared arrays when preloaded
-    reader: FeatureReader | None = None     # reads the features when not preloaded
-    vad_specs: list = field(default_factory=list)   # (vad_spec, (vad.scp, line)) | None per utt
+    reader: FeatureReader | None = None     # the data dir's features and VAD (read on
+                                            # demand when not preloaded)
     frame_labels: list | None = None    # int32 [T] per utterance (voiced frames), if attached
     num_phones: int | None = None       # number of frame-label classes
     label_table: str = "utt2lang"
@@ -128,7 +128,7 @@ def load_train_data(data_dir, classes: list[str] | None = None, *, cmn_window: i
             reader.vad_where(utt)
     if feats_scp:
         reader.dim = reader.feat_dim
-    utts, labels, lengths, feats, vad_specs = [], [], [], [], []
+    utts, labels, lengths, feats = [], [], [], []
     dropped = []
     for utt in tqdm(list(feats_scp), desc=f"loading {data_dir.name}", unit="utt",
                     disable=not log.isEnabledFor(logging.INFO) or len(feats_scp) < 200):
@@ -143,8 +143,6 @@ def load_train_data(data_dir, classes: list[str] | None = None, *, cmn_window: i
         utts.append(utt)
         labels.append(label_of[utt])
         lengths.append(n)
-        vad_specs.append((reader.vad_scp[utt], reader.vad_where(utt)) if reader.has_vad
-                         else None)
         if preload:
             feats.append(mat)
     if dropped:
@@ -157,7 +155,7 @@ def load_train_data(data_dir, classes: list[str] | None = None, *, cmn_window: i
     cache = None if preload else PreparedCache(reader, int(cache_mb * 2 ** 20), min_frames=0)
     data = TrainData(str(data_dir), list(classes), utts, np.asarray(labels, dtype=np.int64),
                      np.asarray(lengths, dtype=np.int64), int(reader.dim), cmn_window,
-                     feats if preload else None, None if preload else reader, vad_specs,
+                     feats if preload else None, reader,
                      label_table=label_table, cache=cache)
     if group_of is not None:
         data.groups = np.asarray([group_of[u] for u in utts], dtype=np.int64)
@@ -216,7 +214,6 @@ def attach_frame_labels(data: TrainData, ali_scp, num_phones=None,
     A missing utterance, a frame-count mismatch or a label outside [0, num_phones) is a
     FeatureError naming ali.scp, the line and the utterance.
     """
-    from lidtool.features.io import read_vector
     ali_scp = Path(ali_scp)
     if not ali_scp.is_file():
         raise FeatureError(ali_scp, "frame-label file (data.frame_labels) does not exist",
@@ -232,8 +229,7 @@ def attach_frame_labels(data: TrainData, ali_scp, num_phones=None,
                                "data dir with utils/subset_data_dir.sh)")
         where = table.where(utt)
         ali = _read_ali(table[utt], where, utt)
-        vad_entry = data.vad_specs[i] if i < len(data.vad_specs) else None
-        vad = read_vector(vad_entry[0], where=vad_entry[1]) if vad_entry else None
+        vad = data.reader.vad(utt) if data.reader is not None else None
         if vad is not None:
             n_frames = len(vad)
         elif data.feats is not None:
