@@ -73,7 +73,7 @@ _MODEL_DEFAULTS = {"hidden": [512], "embedding_layer": "fc1"}
 _HEAD_DEFAULTS = {"name": "softmax"}
 
 CHOICES = {
-    ("sampler", "name"): ("random", "balanced", "alpha"),
+    ("sampler", "name"): ("random", "balanced", "alpha", "distinct"),
     ("optim", "name"): ("sgd", "adam", "adamw"),
     ("sched", "name"): ("constant", "step", "linear", "cosine"),
     ("train", "amp"): ("none", "bf16", "fp16"),
