@@ -67,7 +67,7 @@ class ClassSubsetStrategy(Strategy):
     def restrict(self, rows, data_classes, merged: dict[int, int] | None = None) -> None:
         """Score the head rows `rows` (class ids; None = all) and sample only utterances of
         `data_classes` (None = all); `merged` {class: row} gives classes whose label becomes
-        another row's (DropAdapt-Combine)."""
+        another row's and whose data the samplers draw as that row's (DropAdapt-Combine)."""
         if rows is None:
             self.rows, self.remap = None, None
             remap = None
@@ -84,8 +84,16 @@ class ClassSubsetStrategy(Strategy):
             self.remap = remap
         if self.remap is not None:
             self.remap = self.remap.to(self.t.device)
-        for sampler in self.samplers().values():
-            sampler.restrict(None if data_classes is None else sorted(data_classes))
+        targets = sorted(set((merged or {}).values()))
+        for name, sampler in self.samplers().items():
+            try:
+                for row in targets:
+                    sampler.merge([c for c, r in merged.items() if r == row], row)
+                sampler.restrict(None if data_classes is None else sorted(data_classes))
+            except ValueError as err:
+                raise ConfigError(self.t.source, f"{self.name}: sampler '{name}' cannot draw "
+                                  f"from the {len(data_classes)} classes left: {err}",
+                                  fix="drop fewer classes or use a smaller batch") from None
         self.t.reset_loaders()
 
     def local_labels(self, y: torch.Tensor) -> torch.Tensor:
@@ -146,3 +154,6 @@ class DropClassStrategy(ClassSubsetStrategy):
     # The subset is a function of (seed, step): a resumed run recomputes it in before_step.
     def state_dict(self) -> dict:
         return {"round": self.round}
+
+
+import lidtool.train.dropadapt  # noqa: E402,F401  (registers the dropadapt strategy)

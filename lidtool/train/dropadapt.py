@@ -169,9 +169,6 @@ class DropAdaptStrategy(ClassSubsetStrategy):
         return list(self.remaining)
 
     def _apply(self) -> None:
-        if self.mode == "combine" and self.merged:
-            for sampler in self.samplers().values():
-                sampler.merge(self.merged, self.combined_row)
         data = self.remaining + ([self.combined_row] if self.combined_row is not None else [])
         self.restrict(self.active_rows(), data,
                       {c: self.combined_row for c in self.merged} or None)

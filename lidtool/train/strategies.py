@@ -291,5 +291,4 @@ class WADCLStrategy(Strategy):
 
 import lidtool.train.frame_ce  # noqa: E402,F401  (registers the frame_ce strategy)
 import lidtool.train.multitask  # noqa: E402,F401  (registers the multitask strategy)
-import lidtool.train.class_drop  # noqa: E402,F401  (registers the dropclass strategy)
-import lidtool.train.dropadapt  # noqa: E402,F401  (registers the dropadapt strategy)
+import lidtool.train.class_drop  # noqa: E402,F401  (registers dropclass and dropadapt)
