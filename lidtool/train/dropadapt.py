@@ -141,6 +141,16 @@ class DropAdaptStrategy(ClassSubsetStrategy):
             raise ConfigError(source, "dropadapt.min_classes must be an integer in "
                               f"[1, {self.num_classes - 1}], got {self.min_classes!r}")
         self.max_frames = int(sec["max_frames"])
+        if self.max_frames < 0:
+            raise ConfigError(source, f"dropadapt.max_frames must be >= 0 (0: whole "
+                              f"utterances), got {self.max_frames}")
+        batch = int(cfg["train"]["batch_size"])
+        if cfg["sampler"]["name"] == "distinct" and self.min_classes < batch:
+            # the last rounds would leave fewer classes than one batch needs
+            raise ConfigError(source, f"the distinct sampler needs {batch} classes per batch "
+                              f"(train.batch_size), but dropadapt.min_classes="
+                              f"{self.min_classes} lets the drops go below that",
+                              fix=f"set dropadapt.min_classes >= {batch}")
         if not (cfg["model"].get("init") or {}).get("path"):
             raise ConfigError(source, "train.strategy=dropadapt adapts a trained model, but "
                               "model.init is not set",
