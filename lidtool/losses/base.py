@@ -57,7 +57,8 @@ from torch import nn
 _HEADS: dict[str, type] = {}
 # Modules that define heads; imported on demand by build_head/head_names. A listed module
 # that does not exist (yet) is skipped, so the registry works before margins.py lands.
-_HEAD_MODULES = ("lidtool.losses.softmax", "lidtool.losses.margins")
+_HEAD_MODULES = ("lidtool.losses.softmax", "lidtool.losses.margins",
+                 "lidtool.losses.sphereface", "lidtool.losses.adacos")
 
 
 def register_head(name: str):
