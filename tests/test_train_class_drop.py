@@ -79,7 +79,8 @@ def _log(exp):
 
 
 # ----------------------------------------------------------------------------- DropClass
-@pytest.mark.parametrize("head", ["softmax", "am_softmax"])
+@pytest.mark.parametrize("head", ["softmax", "am_softmax", "aam_softmax", "sphereface",
+                                  "adacos"])
 def test_dropclass_keeps_m_minus_d_classes_per_round(tmp_path, dirs, head):
     t = _trainer(tmp_path, dirs["train"], DROPCLASS + [f"head.name={head}"])
     seen = _spy(t)
@@ -99,7 +100,8 @@ def test_dropclass_keeps_m_minus_d_classes_per_round(tmp_path, dirs, head):
     assert [r["classes"] for r in _log(tmp_path / "exp")] == [4] * 9
     final = torch.load(tmp_path / "exp" / "final.pt", weights_only=True)
     assert final["kind"] == "classifier" and len(final["classes"]) == 6
-    weights = [v for k, v in final["model"].items() if k.startswith("classifier.head.")]
+    weights = [v for k, v in final["model"].items()
+               if k.startswith("classifier.head.") and k.endswith("weight")]
     assert weights and all(v.shape[0] == 6 for v in weights)       # all M rows kept
 
 
@@ -133,9 +135,11 @@ def _resume_matches(tmp_path, data_dir, over, stop):
     return full, resumed
 
 
-def test_dropclass_resume_mid_round_is_exact(tmp_path, dirs):
+@pytest.mark.parametrize("head", ["softmax", "adacos", "sphereface"])
+def test_dropclass_resume_mid_round_is_exact(tmp_path, dirs, head):
     _resume_matches(tmp_path, dirs["train"], DROPCLASS + ["sampler.name=distinct",
-                                                          "train.batch_size=4"], stop=4)
+                                                          "train.batch_size=4",
+                                                          f"head.name={head}"], stop=4)
 
 
 def test_dropclass_config_errors(tmp_path, dirs):
