@@ -34,6 +34,8 @@ Keys whose defaults keep the behaviour of earlier versions (where they are docum
   optim.lr_scales    {}; optim.no_decay_norm_bias: false            (lidtool.train.param_groups)
   model.init, model.freeze, model.freeze_steps                      (lidtool.train.init)
   augment.*          all off: masks over dims / frames, VTLP        (lidtool.train.augment)
+  model.activation   relu | leaky_relu (model.leaky_slope 0.01)     (lidtool.nnet.model)
+  sampler.name       random | balanced | alpha | distinct           (lidtool.train.samplers)
 """
 from __future__ import annotations
 
