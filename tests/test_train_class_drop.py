@@ -278,3 +278,38 @@ def test_dropadapt_config_errors(tmp_path, dirs, trained):
         _trainer(tmp_path, dirs["train"], base + ["dropadapt.mode=merge"])
     with pytest.raises(ConfigError, match="min_classes"):
         _trainer(tmp_path, dirs["train"], base + ["dropadapt.min_classes=6"])
+
+
+# ----------------------------------------------------------------------------- the configs
+# config -> (strategy, dropadapt.mode)
+TEMPLATES = {"dropclass_xvector_sv": ("dropclass", None),
+             "dropadapt_xvector_sv": ("dropadapt", "drop"),
+             "dropadapt_combine_xvector_sv": ("dropadapt", "combine"),
+             "dropadapt_random_xvector_sv": ("dropadapt", "random"),
+             "dropadapt_data_only_xvector_sv": ("dropadapt", "data_only"),
+             "more_steps_xvector_sv": ("plain", None)}
+
+
+def test_conf_templates_train_in_mini_mode(tmp_path, repo):
+    """The shipped DropClass/DropAdapt configs load (--mini) and train a few steps on a
+    speaker-labelled data dir, starting from the base x-vector config's model."""
+    conf = repo / "conf_templates" / "train"
+    data_dir = make_feats_dir(tmp_path / "spk", counts=(4, 4, 4, 4))   # 16 speakers
+    adapt = make_feats_dir(tmp_path / "adapt", counts=(2, 2), seed=4)
+    data = load_train_data(data_dir, label_table="utt2spk", cmn_window=300, min_frames=20)
+    common = ["train.steps=12", "data.num_workers=0"]
+    base = load_config(conf / "xvector_sv.yaml", common, mini=True)
+    Trainer(base, data, tmp_path / "xvector").train()
+    init = [f"model.init.path={tmp_path / 'xvector' / 'final.pt'}", f"data.adapt_dir={adapt}"]
+    for name, (strategy, mode) in TEMPLATES.items():
+        cfg = load_config(conf / f"{name}.yaml", common + init, mini=True)
+        assert cfg["train"]["strategy"] == strategy and cfg["sampler"]["name"] == "distinct"
+        t = Trainer(cfg, data, tmp_path / name)
+        t.train()
+        if strategy == "dropadapt":
+            assert cfg["dropadapt"]["mode"] == mode
+            rounds = json.loads((tmp_path / name / "dropadapt_rounds.json").read_text())
+            assert rounds["mode"] == mode and len(rounds["rounds"]) == 2
+            assert len(rounds["rounds"][-1]["kept"]) == 16 - 4
+        if strategy == "dropclass":
+            assert len(t.strategy.rows) == 16 - cfg["dropclass"]["drop"]
