@@ -12,7 +12,10 @@ import torch
 torch.set_num_threads(1)   # tiny models: threads only contend with each other
 
 from lidtool.errors import ConfigError
+from lidtool.inference.jobs import prepared_utterances
+from lidtool.inference.scoring import score_utterances
 from lidtool.train import checkpoint as ckpt_io
+from lidtool.train.checkpoint import load_model
 from lidtool.train.class_drop import round_rng
 from lidtool.train.config import load_config
 from lidtool.train.data import load_train_data
@@ -200,6 +203,10 @@ def test_dropadapt_drops_least_probable_languages_rows_and_data(tmp_path, dirs, 
     final = torch.load(tmp_path / "exp" / "final.pt", weights_only=True)
     assert final["dropadapt"] == {"mode": "drop", "kept": ["lang0", "lang1"],
                                   "combined_row": None}
+    model, info = load_model(tmp_path / "exp" / "final.pt")      # inference reads it as usual
+    utts, scores = score_utterances(model, prepared_utterances(dirs["adapt"], 50), "cpu")
+    assert scores.shape == (10, 6) and info["classes"] == t.data.classes
+    assert np.mean(scores.argmax(1) == [int(u[4]) for u in utts]) >= 0.9
 
 
 def _first_round(tmp_path, dirs, trained, *extra):

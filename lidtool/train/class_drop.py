@@ -150,10 +150,8 @@ class DropClassStrategy(ClassSubsetStrategy):
         self.round = rnd
         log.debug("DropClass: round %d at step %d keeps %d of %d classes", rnd, step,
                   len(kept), self.num_classes)
-
-    # The subset is a function of (seed, step): a resumed run recomputes it in before_step.
-    def state_dict(self) -> dict:
-        return {"round": self.round}
+    # Nothing to checkpoint: the subset is a function of (seed, step), so a resumed run
+    # (self.round None) recomputes it in its first before_step.
 
 
 import lidtool.train.dropadapt  # noqa: E402,F401  (registers the dropadapt strategy)

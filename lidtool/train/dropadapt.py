@@ -169,6 +169,7 @@ class DropAdaptStrategy(ClassSubsetStrategy):
         self.combined_row: int | None = None
         self.merged: list[int] = []                      # classes merged into combined_row
         self.rounds: list[dict] = []
+        self._round_metrics: dict = {}                   # logged with the round's step
 
     # -- the state of the drops -----------------------------------------------------------
     def active_rows(self) -> list[int] | None:
@@ -236,12 +237,11 @@ class DropAdaptStrategy(ClassSubsetStrategy):
     def write_rounds(self) -> None:
         if not self.t.dist.is_main:
             return
-        sec = self.cfg["dropadapt"]
         out = {"mode": self.mode, "period": self.period, "drop": self.drop,
                "min_classes": self.min_classes, "num_classes": self.num_classes,
                "combined_row": (None if self.combined_row is None
                                 else self.t.data.classes[self.combined_row]),
-               "max_frames": int(sec["max_frames"]), "rounds": self.rounds}
+               "max_frames": self.max_frames, "rounds": self.rounds}
         Path(self.t.exp_dir).mkdir(parents=True, exist_ok=True)
         write_text_atomic(Path(self.t.exp_dir) / ROUNDS_FILE, json.dumps(out, indent=1) + "\n")
 
