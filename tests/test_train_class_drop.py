@@ -11,7 +11,7 @@ import torch
 
 torch.set_num_threads(1)   # tiny models: threads only contend with each other
 
-from lidtool.errors import ConfigError
+from lidtool.errors import ConfigError, FeatureError
 from lidtool.inference.jobs import prepared_utterances
 from lidtool.inference.scoring import score_utterances
 from lidtool.train import checkpoint as ckpt_io
@@ -285,6 +285,12 @@ def test_dropadapt_config_errors(tmp_path, dirs, trained):
         _trainer(tmp_path, dirs["train"], base + ["dropadapt.mode=merge"])
     with pytest.raises(ConfigError, match="min_classes"):
         _trainer(tmp_path, dirs["train"], base + ["dropadapt.min_classes=6"])
+    with pytest.raises(ConfigError, match="min_classes >= 4"):
+        _trainer(tmp_path, dirs["train"], base + ["sampler.name=distinct", "train.batch_size=4"])
+    other = make_feats_dir(tmp_path / "dim5", counts=(2,), dim=5)
+    with pytest.raises(FeatureError) as err:
+        _trainer(tmp_path, dirs["train"], base + [f"data.adapt_dir={other}"])
+    assert "dim5/feats.scp" in str(err.value) and "8" in str(err.value)
 
 
 # ----------------------------------------------------------------------------- the configs

@@ -62,7 +62,7 @@ import torch
 
 from lidtool.errors import ConfigError
 from lidtool.fileio import write_text_atomic
-from lidtool.inference.jobs import prepared_utterances
+from lidtool.features.reader import FeatureReader
 from lidtool.train.class_drop import ClassSubsetStrategy, check_period_drop, round_rng
 from lidtool.train.data import repeat_pad
 from lidtool.train.strategies import register_strategy
@@ -160,11 +160,13 @@ class DropAdaptStrategy(ClassSubsetStrategy):
             raise ConfigError(source, "train.strategy=dropadapt needs the unlabelled "
                               "adaptation data: data.adapt_dir is not set",
                               fix="--override data.adapt_dir=<data dir with feats.scp>")
-        self.adapt = prepared_utterances(adapt_dir, int(cfg["data"]["cmn_window"]))
-        self.adapt.reader.dim = self.t.data.feat_dim
-        self.adapt.reader.dim_owner = "the training data has"
+        # as inference reads a test set: an utterance without voiced frames is kept whole
+        self.adapt = FeatureReader(adapt_dir, cmn_window=int(cfg["data"]["cmn_window"]),
+                                   dim=self.t.data.feat_dim, keep_unvoiced=True,
+                                   dim_owner="the training data has")
         if not len(self.adapt):
             raise ConfigError(source, f"data.adapt_dir {adapt_dir} has no utterances")
+        self.adapt.get(self.adapt.utts[0])      # a wrong feature dimension fails now
         self.remaining = list(range(self.num_classes))   # classes whose data is in use
         self.combined_row: int | None = None
         self.merged: list[int] = []                      # classes merged into combined_row
@@ -207,7 +209,8 @@ class DropAdaptStrategy(ClassSubsetStrategy):
         rnd = step // self.period
         rows = self.active_rows()
         rows_t = None if rows is None else torch.as_tensor(rows, device=self.t.device)
-        p = p_average(self.t.model, self.adapt, self.t.device, rows_t, self.max_frames)
+        utterances = ((utt, self.adapt.get(utt)) for utt in self.adapt.utts)
+        p = p_average(self.t.model, utterances, self.t.device, rows_t, self.max_frames)
         row_ids = np.arange(self.num_classes) if rows is None else np.asarray(rows)
         p_by_class = np.full(self.num_classes, np.nan)
         p_by_class[row_ids] = p
