@@ -293,6 +293,18 @@ def test_dropadapt_config_errors(tmp_path, dirs, trained):
     assert "dim5/feats.scp" in str(err.value) and "8" in str(err.value)
 
 
+def test_dropadapt_combine_under_ddp(tmp_path, dirs, trained):
+    """Two processes draw the same rounds (drops, merged data) and end with equal weights."""
+    from test_train_ddp import torchrun_train
+    over = _adapt_overrides(dirs, trained, "dropadapt.mode=combine", "dropadapt.period=4",
+                            "train.steps=12", "train.ckpt_every=6")
+    torchrun_train(tmp_path, dirs["train"], tmp_path / "exp", over)
+    rounds = json.loads((tmp_path / "exp" / "dropadapt_rounds.json").read_text())
+    assert [len(r["dropped"]) for r in rounds["rounds"]] == [1, 1, 1]
+    assert rounds["combined_row"] in rounds["rounds"][0]["dropped"]
+    assert len(_log(tmp_path / "exp")) == 12                      # rank 0 alone writes
+
+
 # ----------------------------------------------------------------------------- the configs
 # config -> (strategy, dropadapt.mode)
 TEMPLATES = {"dropclass_xvector_sv": ("dropclass", None),
