@@ -20,6 +20,7 @@ from lidtool.train.class_drop import round_rng
 from lidtool.train.config import load_config
 from lidtool.train.data import load_train_data
 from lidtool.train.dropadapt import kl_to_uniform, least_probable
+from lidtool.train.samplers import ChunkBatchSampler
 from lidtool.train.trainer import Trainer
 from test_train_data import make_feats_dir, write_tiny_config
 
@@ -152,6 +153,21 @@ def test_dropclass_config_errors(tmp_path, dirs):
         _trainer(tmp_path, dirs["train"], DROPCLASS + ["dropclass.period=0"])
     with pytest.raises(ConfigError, match="group_table"):
         _trainer(tmp_path, dirs["train"], DROPCLASS + ["data.group_table=utt2spk"])
+
+
+def test_sampler_merge_draws_classes_as_one_and_refuses_too_few():
+    labels = np.repeat(np.arange(5), 4)
+    s = ChunkBatchSampler("distinct", labels, 3, min_chunk=5, max_chunk=5, seed=0)
+    s.merge([1, 3], into=1)
+    assert list(s.by_class[1]) == list(np.flatnonzero(np.isin(labels, [1, 3])))
+    assert len(s.by_class[3]) == 0 and len(s.drawable) == 4
+    for step in range(20):                          # 3 distinct groups of 0, 1 (+3), 2, 4
+        groups = [int(s.labels[i]) for i, _, _ in s.batch(step)]
+        assert len(set(groups)) == 3 and 3 not in groups
+    before = s.labels.copy()
+    with pytest.raises(ValueError, match="distinct"):
+        s.merge([0, 2, 4], into=0)                  # would leave 2 groups for 3 per batch
+    assert np.array_equal(s.labels, before) and len(s.drawable) == 4
 
 
 # ----------------------------------------------------------------------------- DropAdapt
