@@ -82,7 +82,10 @@ class SvBackend:
         M = np.stack([g.mean(0) for g in groups])
         n = np.array([len(g) for g in groups], dtype=np.float64)
         if self.kind == "cosine":
-            M = self._unit.apply(M)
+            # a one-utterance model stays bit-identical to that utterance's test vector, so
+            # that swapping enrolment and test gives the same score
+            several = n > 1
+            M[several] = self._unit.apply(M[several])
         return M, n
 
     def score_pairs(self, A, n_a, B, n_b) -> np.ndarray:

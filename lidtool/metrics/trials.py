@@ -20,6 +20,8 @@ from lidtool.metrics.detection import eer, min_dcf
 
 DCF_P_TARGETS = (0.05, 0.01, 0.001)
 KEYS = {"target": True, "nontarget": False}
+VOXCELEB_FIX = ("the original VoxCeleb lists are '<1|0> <enrol> <test>': awk '{print $2, $3, "
+                "($1 == 1 ? \"target\" : \"nontarget\")}'")
 
 
 class TrialsError(InputError):
@@ -77,8 +79,10 @@ def read_trials(path) -> Trials:
                                   line=lineno, fix="give every trial a key, or none")
             if columns == 3:
                 if parts[2] not in KEYS:
+                    voxceleb = parts[0] in ("0", "1")
                     raise TrialsError(path, f"key '{parts[2]}' is neither 'target' nor "
-                                      f"'nontarget'", line=lineno)
+                                      f"'nontarget'", line=lineno, fix=VOXCELEB_FIX
+                                      if voxceleb else None)
                 keys.append(KEYS[parts[2]])
             pair = (parts[0], parts[1])
             if pair in seen:
