@@ -120,6 +120,8 @@ def main(args):
     for opt in ("enrol_embeddings", "test_embeddings"):
         if not getattr(args, opt):
             raise ConfigError(f"--{opt.replace('_', '-')}", "is required with --trials")
+    if args.asnorm_cohort_utt2spk and not args.asnorm_cohort:
+        raise ConfigError("--asnorm-cohort-utt2spk", "needs --asnorm-cohort")
     trials = read_trials(args.trials)
     if args.metrics or args.det:
         is_target = trials.require_keys("--metrics/--det")
