@@ -11,7 +11,9 @@ p_l proportional to n_l ** alpha (n_l: its utterances; `sampler.alpha` 0.5 = the
 
 Normalisation: at step 0 (after `model.init`) the encoder's `feat_mean` / `feat_std` are set
 from the frames of `w2v.stats_utts` training utterances (chosen with train.seed); they are
-model buffers, so checkpoints and final.pt hold them and a resumed run keeps them.
+model buffers, so checkpoints and final.pt hold them and a resumed run keeps them. They are
+taken from the prepared frames the chunks come from: with `data.cmn_window: 0` (the paper's
+set-up) this global normalisation is the only one.
 The Gumbel temperature follows the step (the quantiser's `num_updates`, set before each step).
 Masks and distractors come from a generator seeded by (train.seed, step, rank), never the
 global RNG, and dropout and Gumbel noise from the torch RNG seeded from it for the step (the
