@@ -28,9 +28,9 @@ def compute_mask(shape: tuple[int, int], pad_mask: np.ndarray | None, mask_prob:
         sizes = np.full(batch, steps, dtype=np.int64)
     else:
         pad_mask = np.asarray(pad_mask, dtype=bool)
-        sizes = steps - pad_mask.sum(axis=1)
         if pad_mask.shape != (batch, steps):
-            raise ValueError(f"pad_mask shape {pad_mask.shape} is not {shape}")
+            raise ValueError(f"pad_mask shape {pad_mask.shape} is not {tuple(shape)}")
+        sizes = steps - pad_mask.sum(axis=1)
     chosen = []
     for size in sizes:
         size = int(size)
