@@ -5,16 +5,16 @@
         [--paper] [--override dim=512 --override layers=6 ...] [--gemm 1024]
 
 Model: `model.name: wav2vec2` with its default (CPU) sizes, the paper's (--paper: 24 x 1024,
-16 heads, FFN 4096, final 768), and/or --override KEY=VALUE model options. One training step = forward (masking, quantiser,
-K = 100 distractors, contrastive + diversity loss) + backward + Adam update on random
-log-mel crops [batch, chunk, 80]; the fastest of --steps timed steps after one warm-up step
--> input frames (10 ms) per second.
+16 heads, FFN 4096, final 768), and/or --override KEY=VALUE model options. One training
+step = forward (masking, quantiser, K = 100 distractors, contrastive + diversity loss) +
+backward + Adam update on random log-mel crops [batch, chunk, 80]; the fastest of --steps
+timed steps after one warm-up step -> input frames (10 ms) per second.
 
 FLOPs per frame: counted by torch.utils.flop_counter.FlopCounterMode over one training step
 (matmuls, convolutions, attention; forward and backward; element-wise work not counted),
 divided by the frames of the batch. GEMM roof: GFLOP/s of a torch.matmul of --gemm x --gemm
-matrices (float32, or bfloat16 with --amp bf16) on the same threads (best of several). Share = achieved model
-GFLOP/s / roof. Not a test; see benchmarks/README_w2v.md.
+matrices (float32, or bfloat16 with --amp bf16) on the same threads (best of several).
+Share = achieved model GFLOP/s / roof. Not a test; see benchmarks/README_w2v.md.
 """
 from __future__ import annotations
 

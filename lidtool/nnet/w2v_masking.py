@@ -6,7 +6,7 @@ steps; each span covers M steps and overlapping spans merge. ``mask_prob`` is th
 fairseq's unit, p * M: the paper's p = 0.065 and M = 5 is mask_prob 0.325 and masks about
 1 - (1 - 0.065)^5 = 29 % of the steps. Every utterance of the batch is then trimmed (a random
 subset of its masked steps kept) to the smallest masked count, so that targets stack into
-[B, M_n, ...]. Padding is never masked.
+[B, M_n, ...]. Padding (at the end of a row, as the encoder's pad_mask has it) is never masked.
 
 ``sample_negatives``: K distractors per masked step, uniformly with replacement from the
 other masked steps of the same utterance (the positive's own index skipped by drawing from
