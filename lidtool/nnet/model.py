@@ -12,6 +12,8 @@ its ReLU and BatchNorm).
 
 Encoders are chosen by ``model.name`` in the YAML config (see ENCODERS); every other key
 under ``model`` except ``hidden`` and ``embedding_layer`` is passed to the encoder builder.
+A name of BACKBONES (``w2v_lid``, lidtool.nnet.w2v_lid) builds the whole backbone, pooling
+included, from those keys instead.
 The ``head`` section names the classifier head and its options; its ``schedule`` key (a
 margin warm-up, ``lidtool.losses.schedule``) is for the trainer and not a head option.
 
@@ -33,8 +35,12 @@ from lidtool.nnet.bnf import BnfNet
 from lidtool.nnet.pooling import StatsPooling
 from lidtool.nnet.resnet import resnet32, resnet34
 from lidtool.nnet.tdnn import etdnn, xvector_tdnn
+from lidtool.nnet.w2v_lid import build_w2v_lid
 
 ENCODERS = {"tdnn": xvector_tdnn, "etdnn": etdnn, "resnet32": resnet32, "resnet34": resnet34}
+# whole backbones (encoder + their own pooling, [B, T, F] -> [B, out_dim], with out_dim and
+# min_frames): (feat_dim, **options) -> backbone; LIDNet puts its classifier on top
+BACKBONES = {"w2v_lid": build_w2v_lid}
 FRAME_MODELS = {"bnf": BnfNet}     # (feat_dim, num_classes, **options) -> frame classifier
 # model-section keys that are not encoder options (init/freeze*: the trainer's, see
 # lidtool.train.init)
@@ -162,11 +168,13 @@ def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int
         except (TypeError, ValueError) as err:
             raise ConfigError(source, f"model: bad options {enc_opts} for '{name}': "
                               f"{err}") from None
-    if name not in ENCODERS:
+    if name not in ENCODERS and name not in BACKBONES:
+        known = {**ENCODERS, **BACKBONES, **FRAME_MODELS}
         raise ConfigError(source, f"model.name: unknown model '{name}'",
-                          fix=f"use one of: {', '.join(sorted({**ENCODERS, **FRAME_MODELS}))}")
+                          fix=f"use one of: {', '.join(sorted(known))}")
     try:
-        encoder = ENCODERS[name](feat_dim, **enc_opts)
+        backbone = (BACKBONES[name](feat_dim, **enc_opts) if name in BACKBONES
+                    else Backbone(ENCODERS[name](feat_dim, **enc_opts)))
     except (TypeError, ValueError) as err:
         raise ConfigError(source, f"model: bad options {enc_opts} for '{name}': {err}") from None
     hidden = model_cfg.get("hidden", [512])
@@ -177,7 +185,6 @@ def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int
     if layer not in _layer_names(len(hidden)):
         raise ConfigError(source, f"model.embedding_layer: unknown layer '{layer}'",
                           fix=f"use one of: {', '.join(_layer_names(len(hidden)))}")
-    backbone = Backbone(encoder)
     head = head_cfg.get("name", "softmax")
     head_opts = {k: v for k, v in head_cfg.items() if k not in HEAD_TRAINER_KEYS}
     try:
