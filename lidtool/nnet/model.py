@@ -21,6 +21,11 @@ Frame models (FRAME_MODELS, e.g. ``model.name: bnf``, lidtool.nnet.bnf) are not 
 map x [B, T + 2 * context, F] to per-frame logits [B, C, T]; ``hidden`` and
 ``embedding_layer`` do not apply to them and every other model key is a builder option.
 
+Self-supervised models (SSL_MODELS, e.g. ``model.name: wav2vec2``, lidtool.nnet.w2v_pretrain)
+are pretraining modules trained without labels (their strategy, e.g. ``w2v_pretrain``);
+``num_classes`` and the ``head`` section do not apply, every model key but the trainer's is
+a builder option.
+
 ``Backbone.forward_frames(x, layer)`` also returns a frame layer's output (TDNN encoders),
 for the multi-task phoneme branch, which the training strategy owns (never part of LIDNet).
 """
@@ -36,12 +41,14 @@ from lidtool.nnet.pooling import StatsPooling
 from lidtool.nnet.resnet import resnet32, resnet34
 from lidtool.nnet.tdnn import etdnn, xvector_tdnn
 from lidtool.nnet.w2v_lid import build_w2v_lid
+from lidtool.nnet.w2v_pretrain import build_pretrain
 
 ENCODERS = {"tdnn": xvector_tdnn, "etdnn": etdnn, "resnet32": resnet32, "resnet34": resnet34}
 # whole backbones (encoder + their own pooling, [B, T, F] -> [B, out_dim], with out_dim and
 # min_frames): (feat_dim, **options) -> backbone; LIDNet puts its classifier on top
 BACKBONES = {"w2v_lid": build_w2v_lid}
 FRAME_MODELS = {"bnf": BnfNet}     # (feat_dim, num_classes, **options) -> frame classifier
+SSL_MODELS = {"wav2vec2": build_pretrain}   # (feat_dim, **options) -> pretraining module
 # model-section keys that are not encoder options (init/freeze*: the trainer's, see
 # lidtool.train.init)
 MODEL_KEYS = ("name", "hidden", "embedding_layer", "init", "freeze", "freeze_steps")
@@ -153,6 +160,13 @@ def _layer_names(n_hidden: int) -> list[str]:
     return names
 
 
+def _call_builder(builder, name: str, options: dict, source: str, *args):
+    try:
+        return builder(*args, **options)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(source, f"model: bad options {options} for '{name}': {err}") from None
+
+
 def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int,
                 source: str = "<config>") -> nn.Module:
     """Build a LIDNet (or a frame model of FRAME_MODELS) from the `model` and `head` config
@@ -163,20 +177,17 @@ def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int
     name = model_cfg.get("name")
     enc_opts = {k: v for k, v in model_cfg.items() if k not in MODEL_KEYS}
     if name in FRAME_MODELS:
-        try:
-            return FRAME_MODELS[name](feat_dim, num_classes, **enc_opts)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(source, f"model: bad options {enc_opts} for '{name}': "
-                              f"{err}") from None
+        return _call_builder(FRAME_MODELS[name], name, enc_opts, source, feat_dim, num_classes)
+    if name in SSL_MODELS:
+        return _call_builder(SSL_MODELS[name], name, enc_opts, source, feat_dim)
     if name not in ENCODERS and name not in BACKBONES:
-        known = {**ENCODERS, **BACKBONES, **FRAME_MODELS}
+        known = {**ENCODERS, **BACKBONES, **FRAME_MODELS, **SSL_MODELS}
         raise ConfigError(source, f"model.name: unknown model '{name}'",
                           fix=f"use one of: {', '.join(sorted(known))}")
-    try:
-        backbone = (BACKBONES[name](feat_dim, **enc_opts) if name in BACKBONES
-                    else Backbone(ENCODERS[name](feat_dim, **enc_opts)))
-    except (TypeError, ValueError) as err:
-        raise ConfigError(source, f"model: bad options {enc_opts} for '{name}': {err}") from None
+    if name in BACKBONES:
+        backbone = _call_builder(BACKBONES[name], name, enc_opts, source, feat_dim)
+    else:
+        backbone = Backbone(_call_builder(ENCODERS[name], name, enc_opts, source, feat_dim))
     hidden = model_cfg.get("hidden", [512])
     if not isinstance(hidden, (list, tuple)) or not all(
             isinstance(h, int) and h > 0 for h in hidden):

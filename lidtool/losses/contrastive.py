@@ -1,0 +1,51 @@
+"""wav2vec 2.0 pretraining losses: the contrastive task and the codebook diversity term.
+
+``contrastive_logits``: for each masked step, the cosine similarity of the context vector c
+with its quantised target (column 0) and with K distractors (other masked steps of the same
+utterance, lidtool.nnet.w2v_masking.sample_negatives), divided by the logit temperature
+(fairseq 0.1). A distractor identical to the target (a codevector repeated elsewhere in the
+utterance) would make the task ill-posed, so its logit is -inf. The loss is the
+cross-entropy with target 0 (mean over masked steps).
+
+``diversity_loss``: (G*V - perplexity) / (G*V), with the perplexity the sum over groups of
+exp(entropy) of the batch-averaged soft codeword distribution: 0 when every codeword is used
+equally, 1 - 1/V when each group uses a single codeword (fairseq's definition).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def contrastive_logits(c: torch.Tensor, y: torch.Tensor, negatives: torch.Tensor,
+                       temperature: float) -> torch.Tensor:
+    """c, y [B, M, D]; negatives int64 [B, M, K] (row-local indices) -> logits [B, M, K+1]."""
+    c, y = c.float(), y.float()
+    rows = torch.arange(y.shape[0], device=y.device)[:, None, None]
+    negs = y[rows, negatives]                                          # [B, M, K, D]
+    targets = torch.cat([y.unsqueeze(2), negs], dim=2)                 # [B, M, K+1, D]
+    logits = F.cosine_similarity(c.unsqueeze(2), targets, dim=-1) / temperature
+    same = (negs == y.unsqueeze(2)).all(dim=-1)                        # [B, M, K]
+    if same.any():
+        logits[..., 1:] = logits[..., 1:].masked_fill(same, float("-inf"))
+    return logits
+
+
+def contrastive_loss(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean cross-entropy with target 0, accuracy) of logits [..., K+1]."""
+    flat = logits.reshape(-1, logits.shape[-1])
+    target = torch.zeros(len(flat), dtype=torch.long, device=flat.device)
+    loss = F.cross_entropy(flat, target)
+    acc = (flat.detach().argmax(dim=1) == 0).float().mean()
+    return loss, acc
+
+
+def perplexity(probs: torch.Tensor) -> torch.Tensor:
+    """Sum over groups of exp(entropy) of probs [G, V] (each row a distribution)."""
+    entropy = -(probs * torch.log(probs.clamp(min=1e-7))).sum(dim=-1)
+    return torch.exp(entropy).sum()
+
+
+def diversity_loss(prob_perplexity: torch.Tensor, groups: int, entries: int) -> torch.Tensor:
+    total = groups * entries
+    return (total - prob_perplexity) / total

@@ -1,0 +1,32 @@
+"""wav2vec 2.0 losses: contrastive logits/loss and the diversity term."""
+import math
+
+import torch
+
+from lidtool.losses.contrastive import (contrastive_logits, contrastive_loss, diversity_loss,
+                                        perplexity)
+
+
+def test_diversity_zero_at_uniform_use_and_high_at_collapse():
+    g, v = 2, 320
+    uniform = torch.full((g, v), 1.0 / v)
+    assert abs(float(diversity_loss(perplexity(uniform), g, v))) < 1e-4
+    collapsed = torch.zeros(g, v)
+    collapsed[:, 3] = 1.0
+    assert math.isclose(float(diversity_loss(perplexity(collapsed), g, v)), 1 - 1 / v,
+                        rel_tol=1e-4)
+
+
+def test_contrastive_logits_cosine_over_temperature_and_identical_negative_is_minus_inf():
+    torch.manual_seed(0)
+    y = torch.randn(1, 3, 4)
+    y[0, 2] = y[0, 0]                       # step 2 repeats step 0's target
+    c = y.clone()
+    neg = torch.tensor([[[1, 2], [0, 2], [0, 1]]])
+    logits = contrastive_logits(c, y, neg, 0.1)
+    assert logits.shape == (1, 3, 3)
+    assert torch.allclose(logits[..., 0], torch.full((1, 3), 10.0), atol=1e-4)
+    assert logits[0, 0, 2] == float("-inf") and logits[0, 2, 1] == float("-inf")
+    assert torch.isfinite(logits[0, 1]).all()
+    loss, acc = contrastive_loss(logits)
+    assert float(acc) == 1.0 and float(loss) < 0.01
