@@ -15,9 +15,8 @@ import yaml
 from lidtool.cli import main as cli
 from lidtool.features.extract import FeatureConfig, compute_features
 from lidtool.nnet.model import build_model
-from lidtool.nnet.wav2vec2 import build_encoder
-from lidtool.train.checkpoint import save_model
 from lidtool.train.init import load_init
+from lidtool.train.w2v_pretrain import load_encoder
 from test_bin_identify import PITCHES, tone_wav
 from test_nnet_w2v_lid import W2V_SMALL, w2v_model_cfg
 
@@ -25,42 +24,44 @@ torch.set_num_threads(1)
 LOGMEL = "--type=logmel\n--num-mel-bins=80\n--dither=0\n"
 
 
-def pretrained_encoder(path, extra: dict | None = None):
-    """A w2v_encoder final.pt as the pretraining strategy writes it (random weights, feature
-    statistics set); `extra` tensors stand for pretraining-only parts."""
-    torch.manual_seed(5)
-    enc = build_encoder(80, **W2V_SMALL)
-    enc.set_feature_stats(torch.randn(80), torch.rand(80) + 0.5)
-    weights = {**enc.state_dict(), **(extra or {})}
-    save_model(path, {"kind": "w2v_encoder", "model": weights},
-               config={"model": {"name": "wav2vec2", **W2V_SMALL}}, classes=[],
-               label_table="none", feat_dim=80,
-               features={"feature_config": None, "vad_config": None, "cmn_window": 0})
-    return enc
+PRETRAIN = {"model": {"name": "wav2vec2", **W2V_SMALL, "quantizer_entries": 16,
+                      "num_negatives": 10},
+            "data": {"min_chunk": 60, "max_chunk": 80, "min_frames": 60, "cmn_window": 0,
+                     "label_table": "none"},
+            "sampler": {"name": "random"},
+            "train": {"strategy": "w2v_pretrain", "steps": 6, "batch_size": 4, "log_every": 3,
+                      "ckpt_every": 6},
+            "optim": {"name": "adam", "lr": 1e-3, "weight_decay": 0.0},
+            "sched": {"name": "constant"}, "w2v": {"stats_utts": 8}}
+# the pretraining artifact names the encoder's tensors encoder.*
+INIT = {"prefix_map": {"encoder.": "backbone.encoder."}}
 
 
-INIT = {"prefix_map": {"": "backbone.encoder."}, "exclude": ["quantizer.*"]}
-
-
-def test_init_loads_exactly_the_encoder(tmp_path):
-    quant = {"quantizer.codebook": torch.randn(640, 8), "quantizer.proj.weight": torch.ones(2)}
-    enc = pretrained_encoder(tmp_path / "final.pt", extra=quant)
-    model = build_model(w2v_model_cfg(keep_blocks=2), {"name": "softmax"}, 80, 3)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    report = load_init(model, {"path": str(tmp_path / "final.pt"), **INIT}, "test")
-    own = model.state_dict()
+def test_init_loads_exactly_the_encoder(finetuned):
+    root, _ = finetuned
+    enc, _ = load_encoder(root / "pre" / "final.pt")
     src = enc.state_dict()
-    kept = {k: v for k, v in src.items() if not k.startswith("layers.2.")}
-    for name, tensor in kept.items():
-        assert torch.equal(own["backbone.encoder." + name], tensor), name
-    # the third block is cut (keep_blocks 2): its tensors are unexpected, not loaded
-    assert any(n.startswith("backbone.encoder.layers.2.") for n in report["unexpected"])
-    assert sorted(report["skipped"]) == sorted(quant)
-    assert not any("quantizer" in k for k in own)
-    # only the classifier keeps its fresh initialisation
-    assert report["missing"] and all(n.startswith("classifier.") for n in report["missing"])
-    for name in report["missing"]:
-        assert torch.equal(own[name], before[name])
+    # from the final.pt (encoder only) and from a pretraining checkpoint (which also holds
+    # the quantiser and the projection): the same encoder tensors, nothing else
+    ckpt = sorted((root / "pre" / "checkpoints").glob("ckpt-*.pt"))[-1]
+    for path in (root / "pre" / "final.pt", ckpt):
+        model = build_model(w2v_model_cfg(keep_blocks=2), {"name": "softmax"}, 80, 3)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        report = load_init(model, {"path": str(path), **INIT}, "test")
+        own = model.state_dict()
+        for name, tensor in src.items():
+            if not name.startswith("layers.2."):
+                assert torch.equal(own["backbone.encoder." + name], tensor), name
+        # keep_blocks 2 cuts the third block: its tensors are unexpected, not loaded
+        assert any(n.startswith("backbone.encoder.layers.2.") for n in report["unexpected"])
+        assert not any("quantizer" in k or "final_proj" in k for k in own)
+        assert all(n.startswith(("encoder.", "quantizer.", "final_proj.", "project_q."))
+                   for n in report["skipped"])
+        assert report["missing"] and all(n.startswith("classifier.")
+                                         for n in report["missing"])
+        for name in report["missing"]:
+            assert torch.equal(own[name], before[name])
+    assert np.any(src["feat_std"].numpy() != 1.0)      # the statistics were set and copied
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +83,11 @@ def finetuned(tmp_path_factory):
             u2l[utt] = lang
     kaldiio.save_ark(str(data / "feats.ark"), feats, scp=str(data / "feats.scp"))
     (data / "utt2lang").write_text("".join(f"{u} {l}\n" for u, l in sorted(u2l.items())))
-    pretrained_encoder(root / "pre.pt")
+    (conf / "pre.yaml").write_text(yaml.safe_dump(PRETRAIN))
+    assert cli(["train", "--config", str(conf / "pre.yaml"), "--feat-config",
+                str(conf / "logmel.conf"), str(data), str(root / "pre")]) == 0
     cfg = {"model": {**w2v_model_cfg(pooling="avg+max"),
-                     "init": {"path": str(root / "pre.pt"), **INIT}},
+                     "init": {"path": str(root / "pre" / "final.pt"), **INIT}},
            "head": {"name": "softmax"},
            "data": {"min_chunk": 60, "max_chunk": 100, "min_frames": 8, "cmn_window": 0},
            "train": {"steps": 40, "batch_size": 8, "log_every": 10, "ckpt_every": 40},

@@ -61,7 +61,7 @@ BUILTIN_LANGUAGES = {
     "de": ("de", "words", "de"),
     "it": ("it", "words", "it"),
     "tr": ("tr", "words", "tr"),
-    "fr": ("fr-fr", "words", "fr"),
+    "fr": ("fr", "words", "fr"),      # espeak-ng's file name; language fr-fr is no voice name
     "pl": ("pl", "words", "pl"),
     "cs": ("cs", "words", "cs"),
     "fi": ("fi", "words", "fi"),
