@@ -5,16 +5,16 @@
         [--paper] [--override dim=512 --override layers=6 ...] [--gemm 1024]
 
 Model: `model.name: wav2vec2` with its default (CPU) sizes, the paper's (--paper: 24 x 1024,
-16 heads, FFN 4096, final 768), and/or --override KEY=VALUE model options. One training step = forward (masking, quantiser,
-K = 100 distractors, contrastive + diversity loss) + backward + Adam update on random
-log-mel crops [batch, chunk, 80]; timed over --steps after one warm-up step -> input frames
-(10 ms) per second.
+16 heads, FFN 4096, final 768), and/or --override KEY=VALUE model options. One training
+step = forward (masking, quantiser, K = 100 distractors, contrastive + diversity loss) +
+backward + Adam update on random log-mel crops [batch, chunk, 80]; the fastest of --steps
+timed steps after one warm-up step -> input frames (10 ms) per second.
 
 FLOPs per frame: counted by torch.utils.flop_counter.FlopCounterMode over one training step
 (matmuls, convolutions, attention; forward and backward; element-wise work not counted),
-divided by the frames of the batch. GEMM roof: GFLOP/s of a float32 torch.matmul of
---gemm x --gemm matrices on the same threads (best of several). Share = achieved model
-GFLOP/s / roof. Not a test; see benchmarks/README_w2v.md.
+divided by the frames of the batch. GEMM roof: GFLOP/s of a torch.matmul of --gemm x --gemm
+matrices (float32, or bfloat16 with --amp bf16) on the same threads (best of several).
+Share = achieved model GFLOP/s / roof. Not a test; see benchmarks/README_w2v.md.
 """
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ from lidtool.nnet.w2v_pretrain import build_pretrain
 from lidtool.nnet.wav2vec2 import paper_sizes
 
 
-def gemm_gflops(n: int, device, reps: int = 10) -> float:
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+def gemm_gflops(n: int, device, dtype=torch.float32, reps: int = 10) -> float:
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     torch.matmul(a, b)
     best = float("inf")
     for _ in range(reps):
@@ -86,25 +86,30 @@ def main() -> None:
     with FlopCounterMode(display=False) as counter:
         step()
     flops = counter.get_total_flops()
-    _sync(device)
-    t0 = time.perf_counter()
+    times = []
     for _ in range(args.steps):
+        _sync(device)
+        t0 = time.perf_counter()
         step()
-    _sync(device)
-    step_s = (time.perf_counter() - t0) / args.steps
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    # the fastest step, like the GEMM roof's best of several: the least disturbed by other load
+    step_s, mean_s = min(times), sum(times) / len(times)
     frames = args.batch_size * args.chunk
-    roof = gemm_gflops(args.gemm, device)
+    dtype = torch.bfloat16 if args.amp == "bf16" else torch.float32
+    roof = gemm_gflops(args.gemm, device, dtype)
     achieved = flops / step_s / 1e9
     c = model.config
     print(f"model: dim {c.dim} x {c.layers} layers, {c.heads} heads, ffn {c.ffn}, enc "
           f"{c.enc_dim}, final {c.final_dim}; {count_parameters(model) / 1e6:.2f} M params")
     print(f"device {device}, threads {args.threads}, amp {args.amp}, batch {args.batch_size} "
           f"x {args.chunk} frames, load average {os.getloadavg()[0]:.1f}")
-    print(f"step {step_s * 1000:.0f} ms -> {frames / step_s:.0f} frames/s "
+    print(f"step {step_s * 1000:.0f} ms (mean {mean_s * 1000:.0f}) -> "
+          f"{frames / step_s:.0f} frames/s "
           f"({frames / step_s / 100:.1f} s of speech per s)")
     print(f"FLOPs per frame (train step, fwd+bwd) {flops / frames / 1e6:.2f} MFLOP -> "
           f"{achieved:.2f} GFLOP/s")
-    print(f"GEMM roof ({args.gemm}^3 fp32 matmul): {roof:.2f} GFLOP/s -> share "
+    print(f"GEMM roof ({args.gemm}^3 {str(dtype)[6:]} matmul): {roof:.2f} GFLOP/s -> share "
           f"{100 * achieved / roof:.0f} %")
 
 

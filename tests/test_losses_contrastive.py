@@ -30,3 +30,16 @@ def test_contrastive_logits_cosine_over_temperature_and_identical_negative_is_mi
     assert torch.isfinite(logits[0, 1]).all()
     loss, acc = contrastive_loss(logits)
     assert float(acc) == 1.0 and float(loss) < 0.01
+
+
+def test_contrastive_logits_match_direct_cosines():
+    torch.manual_seed(1)
+    c, y = torch.randn(2, 6, 8), torch.randn(2, 6, 8)
+    neg = torch.randint(0, 5, (2, 6, 4))
+    neg = neg + (neg >= torch.arange(6)[None, :, None])
+    logits = contrastive_logits(c, y, neg, 0.5)
+    for b, m, k in [(0, 0, 0), (1, 5, 3), (1, 2, 1)]:
+        pos = torch.nn.functional.cosine_similarity(c[b, m], y[b, m], dim=0) / 0.5
+        other = torch.nn.functional.cosine_similarity(c[b, m], y[b, neg[b, m, k]], dim=0) / 0.5
+        assert torch.allclose(logits[b, m, 0], pos, atol=1e-5)
+        assert torch.allclose(logits[b, m, k + 1], other, atol=1e-5)

@@ -45,6 +45,23 @@ def test_keep_blocks_truncates():
         enc.keep_blocks(3)
 
 
+def test_context_prefix_token_sees_frames_and_ignores_padding():
+    torch.manual_seed(0)
+    enc = build_encoder(80, **TINY).eval()
+    feats = torch.randn(2, 80, 80)
+    z, pad = enc.features(feats, torch.tensor([80, 40]))
+    cls = torch.randn(1, 1, 32).expand(2, 1, 32)
+    x = enc.context(z, pad, prefix=cls)
+    assert x.shape == (2, 21, 32)
+    # the second row's class token does not change when its padding changes
+    feats2 = feats.clone()
+    feats2[1, 40:] = 50.0
+    z2, _ = enc.features(feats2, torch.tensor([80, 40]))
+    x2 = enc.context(z2, pad, prefix=cls)
+    assert torch.allclose(x[1, 0], x2[1, 0], atol=1e-5)
+    assert not torch.allclose(x[0, 0], x[1, 0])
+
+
 def test_quantizer_hard_forward_gradient_reaches_logits_and_temperature_anneals():
     torch.manual_seed(0)
     q = GumbelQuantizer(16, 2, 8, 12, 12).train()

@@ -76,9 +76,12 @@ def _log(path):
 
 
 def test_tiny_pretraining_lowers_contrastive_loss_and_writes_encoder(tmp_path, data_dir):
-    trainer = _trainer(tmp_path, data_dir)
+    trainer = _trainer(tmp_path, data_dir, [f"data.valid_dir={data_dir}"])
     trainer.train()
     rows = _log(tmp_path / "exp" / "train_log.jsonl")
+    valid = [r for r in rows if "valid_loss" in r]
+    assert [r["step"] for r in valid] == [100, 200, 300]
+    assert valid[-1]["valid_loss"] < valid[0]["valid_loss"]
     first = np.mean([r["contrastive"] for r in rows[:20]])
     last = np.mean([r["contrastive"] for r in rows[-20:]])
     assert last < first - 0.3, (first, last)
@@ -117,6 +120,12 @@ def test_resume_is_exact(tmp_path, data_dir):
     la, lb = _log(tmp_path / "full" / "train_log.jsonl"), _log(tmp_path / "part" /
                                                               "train_log.jsonl")
     assert [r["loss"] for r in la] == [r["loss"] for r in lb]
+
+
+def test_bf16_autocast_trains(tmp_path, data_dir):
+    trainer = _trainer(tmp_path, data_dir, ["train.amp=bf16", "train.steps=4"])
+    last = trainer.train()
+    assert np.isfinite(last["loss"]) and np.isfinite(last["prob_perplexity"])
 
 
 def test_language_balanced_sampling_over_groups_without_labels(tmp_path, data_dir):

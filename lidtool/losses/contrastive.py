@@ -20,12 +20,16 @@ import torch.nn.functional as F
 def contrastive_logits(c: torch.Tensor, y: torch.Tensor, negatives: torch.Tensor,
                        temperature: float) -> torch.Tensor:
     """c, y [B, M, D]; negatives int64 [B, M, K] (row-local indices) -> logits [B, M, K+1]."""
-    c, y = c.float(), y.float()
-    rows = torch.arange(y.shape[0], device=y.device)[:, None, None]
-    negs = y[rows, negatives]                                          # [B, M, K, D]
-    targets = torch.cat([y.unsqueeze(2), negs], dim=2)                 # [B, M, K+1, D]
-    logits = F.cosine_similarity(c.unsqueeze(2), targets, dim=-1) / temperature
-    same = (negs == y.unsqueeze(2)).all(dim=-1)                        # [B, M, K]
+    c = F.normalize(c.float(), dim=-1, eps=1e-8)
+    yn = F.normalize(y.float(), dim=-1, eps=1e-8)
+    # every (context, target) cosine of an utterance [B, M, M], then the K + 1 wanted ones:
+    # cheaper than gathering K target vectors per step ([B, M, K, D])
+    sim = torch.bmm(c, yn.transpose(1, 2))
+    logits = torch.cat([sim.diagonal(dim1=1, dim2=2).unsqueeze(2),
+                        sim.gather(2, negatives)], dim=2) / temperature
+    with torch.no_grad():
+        equal = (y.unsqueeze(2) == y.unsqueeze(1)).all(dim=-1)          # [B, M, M]
+        same = equal.gather(2, negatives)
     if same.any():
         logits[..., 1:] = logits[..., 1:].masked_fill(same, float("-inf"))
     return logits

@@ -6,7 +6,7 @@ steps; each span covers M steps and overlapping spans merge. ``mask_prob`` is th
 fairseq's unit, p * M: the paper's p = 0.065 and M = 5 is mask_prob 0.325 and masks about
 1 - (1 - 0.065)^5 = 29 % of the steps. Every utterance of the batch is then trimmed (a random
 subset of its masked steps kept) to the smallest masked count, so that targets stack into
-[B, M_n, ...]. Padding is never masked.
+[B, M_n, ...]. Padding (at the end of a row, as the encoder's pad_mask has it) is never masked.
 
 ``sample_negatives``: K distractors per masked step, uniformly with replacement from the
 other masked steps of the same utterance (the positive's own index skipped by drawing from
@@ -28,9 +28,9 @@ def compute_mask(shape: tuple[int, int], pad_mask: np.ndarray | None, mask_prob:
         sizes = np.full(batch, steps, dtype=np.int64)
     else:
         pad_mask = np.asarray(pad_mask, dtype=bool)
-        sizes = steps - pad_mask.sum(axis=1)
         if pad_mask.shape != (batch, steps):
-            raise ValueError(f"pad_mask shape {pad_mask.shape} is not {shape}")
+            raise ValueError(f"pad_mask shape {pad_mask.shape} is not {tuple(shape)}")
+        sizes = steps - pad_mask.sum(axis=1)
     chosen = []
     for size in sizes:
         size = int(size)

@@ -189,14 +189,20 @@ class Wav2Vec2Encoder(nn.Module):
         return z, self.pad_mask(lengths, b, steps, feats.device)
 
     def context(self, z: torch.Tensor, pad_mask: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None = None,
+                prefix: torch.Tensor | None = None) -> torch.Tensor:
         """Transformer output [B, T', dim] of Z; `mask` [B, T'] (True = masked step)
-        replaces those steps by the learned mask embedding."""
+        replaces those steps by the learned mask embedding. `prefix` [B, P, dim] (e.g. a
+        class token) is put before the steps after the positional convolution, so the
+        convolution sees only frames; the output then has P + T' steps, prefix first."""
         x = self.context_norm(self.context_proj(self.dropout(z)))
         if mask is not None:
             x = torch.where(mask[..., None], self.mask_emb.to(x.dtype), x)
         x = x.masked_fill(pad_mask[..., None], 0.0)
         x = self.dropout(self.pos_conv(x))
+        if prefix is not None:
+            x = torch.cat([prefix.to(x.dtype), x], dim=1)
+            pad_mask = torch.cat([pad_mask.new_zeros(prefix.shape[:2]), pad_mask], dim=1)
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=pad_mask)
         return self.final_norm(x)

@@ -11,14 +11,18 @@ p_l proportional to n_l ** alpha (n_l: its utterances; `sampler.alpha` 0.5 = the
 
 Normalisation: at step 0 (after `model.init`) the encoder's `feat_mean` / `feat_std` are set
 from the frames of `w2v.stats_utts` training utterances (chosen with train.seed); they are
-model buffers, so checkpoints and final.pt hold them and a resumed run keeps them.
+model buffers, so checkpoints and final.pt hold them and a resumed run keeps them. They are
+taken from the prepared frames the chunks come from: with `data.cmn_window: 0` (the paper's
+set-up) this global normalisation is the only one.
 The Gumbel temperature follows the step (the quantiser's `num_updates`, set before each step).
 Masks and distractors come from a generator seeded by (train.seed, step, rank), never the
 global RNG, and dropout and Gumbel noise from the torch RNG seeded from it for the step (the
 global state is restored afterwards), so a resumed run draws the same ones.
 
 Logged: loss, contrastive, diversity, feature_penalty, prob_perplexity, code_perplexity,
-acc (contrastive accuracy), temperature, masked (fraction of steps masked).
+acc (contrastive accuracy), temperature, masked (fraction of steps masked); with
+`data.valid_dir` (no labels needed) also valid_loss / valid_acc of the contrastive task on
+fixed crops and masks (ContrastiveValidator).
 
 final.pt is a "w2v_encoder" artifact: "model" holds the encoder's weights under their names
 in the pretraining module (`encoder.*`, so `model.init: {path: final.pt}` fills a model whose
@@ -36,7 +40,10 @@ import torch
 from lidtool.errors import CheckpointError, ConfigError
 from lidtool.nnet.w2v_pretrain import Wav2Vec2Pretrain
 from lidtool.nnet.wav2vec2 import Wav2Vec2Config, Wav2Vec2Encoder
+from lidtool.train.data import load_train_data
+from lidtool.train.labels import NO_LABELS
 from lidtool.train.strategies import Strategy, register_strategy
+from lidtool.train.validation import Validator
 
 log = logging.getLogger(__name__)
 ENCODER_KIND = "w2v_encoder"
@@ -91,9 +98,13 @@ class W2VPretrainStrategy(Strategy):
         return []
 
     def validator(self):
-        if self.cfg["data"]["valid_dir"]:
-            log.info("data.valid_dir is not used by w2v_pretrain (no labels to validate)")
-        return None
+        d = self.cfg["data"]
+        if not d["valid_dir"]:
+            return None
+        valid = load_train_data(d["valid_dir"], [], cmn_window=int(d["cmn_window"]),
+                                min_frames=int(d["min_frames"]), label_table=NO_LABELS)
+        return ContrastiveValidator(valid, int(d["max_chunk"]),
+                                    int(self.cfg["train"]["batch_size"]), self.t.device)
 
     def before_step(self, step: int) -> None:
         t = self.t
@@ -130,6 +141,31 @@ class W2VPretrainStrategy(Strategy):
         encoder = {k: v for k, v in weights.items() if k.startswith("encoder.")}
         return {"kind": ENCODER_KIND, "model": encoder,
                 "encoder_config": self.t.model.config.to_dict()}
+
+
+class ContrastiveValidator(Validator):
+    """The contrastive task on the first `data.max_chunk` frames of each validation
+    utterance, in eval mode (no dropout, no Gumbel noise: argmax codewords) with the same
+    masks and distractors at every evaluation (a fixed generator), so values are comparable
+    across steps: valid_loss (contrastive), valid_acc."""
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module) -> dict:
+        state = torch.get_rng_state()
+        was_training = model.training
+        model.eval()
+        rng = np.random.default_rng(_MASK_STREAM)
+        total, correct, count = 0.0, 0.0, 0
+        try:
+            for x, _ in self._batches():
+                out = model(x, None, rng)
+                total += float(out["contrastive"]) * len(x)
+                correct += float(out["acc"]) * len(x)
+                count += len(x)
+        finally:
+            model.train(was_training)
+            torch.set_rng_state(state)
+        return {"valid_loss": round(total / count, 6), "valid_acc": round(correct / count, 6)}
 
 
 def load_encoder(path, device="cpu") -> tuple[Wav2Vec2Encoder, dict]:
