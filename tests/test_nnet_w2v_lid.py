@@ -30,17 +30,27 @@ class TinyEncoder(nn.Module):
         self.layers = self.layers[:k]
         return self
 
-    def forward(self, feats, lengths=None):
+    def features(self, feats, lengths=None):
         b, t, _ = feats.shape
         steps = t // 2
-        x = self.proj(feats[:, :steps * 2].reshape(b, steps, 2 * FEAT))
+        z = self.proj(feats[:, :steps * 2].reshape(b, steps, 2 * FEAT))
         pad = torch.zeros(b, steps, dtype=torch.bool)
         if lengths is not None:
             pad = torch.arange(steps)[None, :] >= (lengths // 2)[:, None]
-        x = x.masked_fill(pad[..., None], 0.0)
+        return z, pad
+
+    def context(self, z, pad, prefix=None):
+        x = z.masked_fill(pad[..., None], 0.0)
+        if prefix is not None:
+            x = torch.cat([prefix, x], dim=1)
+            pad = torch.cat([pad.new_zeros(prefix.shape[:2]), pad], dim=1)
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=pad)
-        return x, pad
+        return x
+
+    def forward(self, feats, lengths=None):
+        z, pad = self.features(feats, lengths)
+        return self.context(z, pad), pad
 
 
 def toy_batch(n: int = 32, frames: int = 20, seed: int = 0):
@@ -131,3 +141,18 @@ def test_build_model_w2v_lid_options():
         build_model(w2v_model_cfg(pooling="median"), {}, 80, 5)
     with pytest.raises(ConfigError, match="keep_blocks"):
         build_model(w2v_model_cfg(keep_blocks=7), {}, 80, 5)
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_wav2vec2_backbone_ignores_padding(pooling):
+    torch.manual_seed(2)
+    model = build_model(w2v_model_cfg(pooling=pooling), {"name": "softmax"}, 80, 4).eval()
+    x = torch.randn(2, 48, 80)
+    padded = x.clone()
+    padded[0, 32:] = 30.0
+    with torch.no_grad():
+        out = model.backbone(padded, torch.tensor([32, 48]))
+        alone = model.backbone(x[:1, :32])
+        full = model.backbone(x[1:])
+    assert torch.allclose(out[0], alone[0], atol=1e-4)
+    assert torch.allclose(out[1], full[0], atol=1e-4)

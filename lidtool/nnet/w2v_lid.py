@@ -38,9 +38,9 @@ class W2VBackbone(nn.Module):
     """phi of a fine-tuned wav2vec 2.0 model: features [B, T, F] -> pooled [B, out_dim].
 
     `encoder` follows the interface of lidtool.nnet.wav2vec2.Wav2Vec2Encoder: forward(feats,
-    lengths) -> (x [B, T', D], pad_mask [B, T'] True = padding), `layers` (a ModuleList of
-    blocks called as block(x, src_key_padding_mask=mask)), keep_blocks(k), out_dim,
-    min_frames."""
+    lengths) -> (x [B, T', D], pad_mask [B, T'] True = padding), features(feats, lengths) ->
+    (z, pad_mask), context(z, pad_mask, prefix=[B, P, D]), `layers`, keep_blocks(k),
+    out_dim, min_frames."""
 
     def __init__(self, encoder: nn.Module, pooling: str = "avg", keep_blocks: int | None = None):
         super().__init__()
@@ -68,29 +68,11 @@ class W2VBackbone(nn.Module):
         if self.cls is None:
             h, pad_mask = self.encoder(x, lengths)
             return self.pool(h, pad_mask)
-        # The token joins the sequence at the first block only (after the positional
-        # convolution, so the convolution never mixes it into the speech steps); the hooks
-        # live for this call only, so copies of the module (WMA, DDP) carry none.
-        first = self.encoder.layers[0]
-
-        def prepend(block, args, kwargs):
-            src, mask = args[0], kwargs.get("src_key_padding_mask")
-            if block is first:
-                token = self.cls.to(src.dtype).expand(src.shape[0], 1, -1)
-                src = torch.cat([token, src], dim=1)
-            if mask is not None and mask.shape[1] == src.shape[1] - 1:
-                mask = torch.cat([mask.new_zeros(mask.shape[0], 1), mask], dim=1)
-                kwargs = {**kwargs, "src_key_padding_mask": mask}
-            return (src, *args[1:]), kwargs
-
-        handles = [block.register_forward_pre_hook(prepend, with_kwargs=True)
-                   for block in self.encoder.layers]
-        try:
-            h, _ = self.encoder(x, lengths)
-        finally:
-            for handle in handles:
-                handle.remove()
-        return h[:, 0]
+        # the token goes in after the positional convolution (encoder.context's prefix),
+        # so the convolution never mixes it into the speech steps
+        z, pad_mask = self.encoder.features(x, lengths)
+        token = self.cls.expand(x.shape[0], 1, -1)
+        return self.encoder.context(z, pad_mask, prefix=token)[:, 0]
 
 
 def build_w2v_lid(feat_dim: int, encoder: dict | None = None, keep_blocks: int | None = None,
