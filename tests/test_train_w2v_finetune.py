@@ -114,3 +114,48 @@ def test_finetuned_model_carries_front_end_and_identifies(finetuned, capsys):
     assert cli(["identify", "--model", str(exp / "final.pt"), *map(str, wavs)]) == 0
     best = [line.split()[1] for line in capsys.readouterr().out.strip().splitlines()]
     assert best == ["low", "high"]
+
+
+def test_scratch_sets_feature_stats_pretrained_keeps_them(finetuned, tmp_path):
+    from lidtool.train.config import load_config
+    from lidtool.train.data import load_train_data
+    from lidtool.train.trainer import Trainer
+    from lidtool.train.w2v_pretrain import feature_stats
+    root, _ = finetuned
+    enc, _ = load_encoder(root / "pre" / "final.pt")
+    cfg_path = tmp_path / "ft.yaml"
+    base = yaml.safe_load((root / "conf" / "w2v_ft.yaml").read_text())
+    base["train"].update(strategy="w2v_finetune", steps=1)
+    base["w2v"] = {"stats_utts": 6}
+    for init in (None, base["model"]["init"]):
+        cfg_dict = {**base, "model": {**base["model"], "init": init}}
+        if init is None:
+            del cfg_dict["model"]["init"]
+        cfg_path.write_text(yaml.safe_dump(cfg_dict))
+        cfg = load_config(cfg_path)
+        data = load_train_data(root / "data" / "train", cmn_window=0, min_frames=8)
+        trainer = Trainer(cfg, data, tmp_path / f"exp{init is None}", source=str(cfg_path))
+        trainer.train()
+        got = trainer.model.backbone.encoder
+        if init is None:
+            mean, std = feature_stats(data, 6, 0)
+            assert np.allclose(got.feat_mean.numpy(), mean)
+            assert np.allclose(got.feat_std.numpy(), np.maximum(std, 1e-5))
+        else:
+            assert torch.equal(got.feat_mean, enc.feat_mean)
+            assert torch.equal(got.feat_std, enc.feat_std)
+
+
+def test_w2v_finetune_needs_a_w2v_lid_model(finetuned, tmp_path):
+    from lidtool.errors import ConfigError
+    from lidtool.train.config import load_config
+    from lidtool.train.data import load_train_data
+    from lidtool.train.trainer import Trainer
+    root, _ = finetuned
+    cfg_path = tmp_path / "tdnn.yaml"
+    cfg_path.write_text(yaml.safe_dump({"model": {"name": "tdnn", "hidden": [16]},
+                                        "train": {"strategy": "w2v_finetune", "steps": 1}}))
+    data = load_train_data(root / "data" / "train", cmn_window=0, min_frames=8)
+    with pytest.raises(ConfigError, match="needs model.name: w2v_lid") as err:
+        Trainer(load_config(cfg_path), data, tmp_path / "exp", source=str(cfg_path))
+    assert str(cfg_path) in str(err.value)
