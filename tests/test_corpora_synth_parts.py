@@ -143,3 +143,16 @@ def test_isolated_synthesis_ignores_parent_c_rand_state():
     second = run_isolated(speak)
     libc.srand(1)
     assert np.array_equal(first, second)
+
+
+def test_list_voices_has_languages_names_and_file_names(monkeypatch):
+    """espeak-ng's French voice is the file 'fr' (language fr-fr, name French_(France)):
+    all three spellings are known, so a corpus config may use the file name."""
+    import subprocess
+    from lidtool.corpora.synth.espeak import list_voices
+    out = ("Pty Language       Age/Gender VoiceName          File                 Other Languages\n"
+           " 5  fr-fr           --/M      French_(France)    roa/fr               (fr 5)\n"
+           " 5  th              --/M      Thai               tai/th\n")
+    monkeypatch.setattr(subprocess, "run",
+                        lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=out))
+    assert {"fr-fr", "french_(france)", "fr", "th", "thai"} <= list_voices()

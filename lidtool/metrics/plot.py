@@ -92,3 +92,35 @@ def write_det_png(path, curves: Mapping[str, tuple], title: str = "") -> None:
         _save(fig, path)
     finally:
         plt.close(fig)
+
+
+def write_curve_png(path, x_labels: Sequence[str], series: dict[str, Sequence[float]], *,
+                    xlabel: str = "", ylabel: str = "", title: str = "") -> None:
+    """One line per series over the x positions (numeric labels are placed at their value,
+    others evenly, in the given order); a None value leaves a gap."""
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    try:
+        xs = [float(x) for x in x_labels]
+    except ValueError:
+        xs = list(range(len(x_labels)))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    try:
+        for name, ys in series.items():
+            if len(ys) != len(xs):
+                raise ValueError(f"series '{name}' has {len(ys)} values for {len(xs)} x labels")
+            ax.plot(xs, [np.nan if y is None else y for y in ys], marker="o", label=name)
+        ax.set_xticks(xs, labels=list(x_labels))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)

@@ -18,6 +18,8 @@ its ReLU and BatchNorm).
 
 Encoders are chosen by ``model.name`` in the YAML config (see ENCODERS); every other key
 under ``model`` except ``hidden`` and ``embedding_layer`` is passed to the encoder builder.
+A name of BACKBONES (``w2v_lid``, lidtool.nnet.w2v_lid) builds the whole backbone, pooling
+included, from those keys instead.
 The ``head`` section names the classifier head and its options; its ``schedule`` key (a
 margin warm-up, ``lidtool.losses.schedule``) is for the trainer and not a head option.
 
@@ -45,9 +47,13 @@ from lidtool.nnet.bnf import BnfNet
 from lidtool.nnet.pooling import StatsPooling
 from lidtool.nnet.resnet import resnet32, resnet34
 from lidtool.nnet.tdnn import etdnn, xvector_tdnn
+from lidtool.nnet.w2v_lid import build_w2v_lid
 from lidtool.nnet.w2v_pretrain import build_pretrain
 
 ENCODERS = {"tdnn": xvector_tdnn, "etdnn": etdnn, "resnet32": resnet32, "resnet34": resnet34}
+# whole backbones (encoder + their own pooling, [B, T, F] -> [B, out_dim], with out_dim and
+# min_frames): (feat_dim, **options) -> backbone; LIDNet puts its classifier on top
+BACKBONES = {"w2v_lid": build_w2v_lid}
 FRAME_MODELS = {"bnf": BnfNet}     # (feat_dim, num_classes, **options) -> frame classifier
 SSL_MODELS = {"wav2vec2": build_pretrain}   # (feat_dim, **options) -> pretraining module
 # model-section keys that are not encoder options (init/freeze*: the trainer's, see
@@ -184,11 +190,14 @@ def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int
         return _call_builder(FRAME_MODELS[name], name, enc_opts, source, feat_dim, num_classes)
     if name in SSL_MODELS:
         return _call_builder(SSL_MODELS[name], name, enc_opts, source, feat_dim)
-    if name not in ENCODERS:
-        known = {**ENCODERS, **FRAME_MODELS, **SSL_MODELS}
+    if name not in ENCODERS and name not in BACKBONES:
+        known = {**ENCODERS, **BACKBONES, **FRAME_MODELS, **SSL_MODELS}
         raise ConfigError(source, f"model.name: unknown model '{name}'",
                           fix=f"use one of: {', '.join(sorted(known))}")
-    encoder = _call_builder(ENCODERS[name], name, enc_opts, source, feat_dim)
+    if name in BACKBONES:
+        backbone = _call_builder(BACKBONES[name], name, enc_opts, source, feat_dim)
+    else:
+        backbone = Backbone(_call_builder(ENCODERS[name], name, enc_opts, source, feat_dim))
     hidden = model_cfg.get("hidden", [512])
     if not isinstance(hidden, (list, tuple)) or not all(
             isinstance(h, int) and h > 0 for h in hidden):
@@ -197,7 +206,6 @@ def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int
     if layer not in _layer_names(len(hidden)):
         raise ConfigError(source, f"model.embedding_layer: unknown layer '{layer}'",
                           fix=f"use one of: {', '.join(_layer_names(len(hidden)))}")
-    backbone = Backbone(encoder)
     head = head_cfg.get("name", "softmax")
     head_opts = {k: v for k, v in head_cfg.items() if k not in HEAD_TRAINER_KEYS}
     # the encoder took (and checked) these; the segment layers use the same nonlinearity

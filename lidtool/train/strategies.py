@@ -300,3 +300,4 @@ import lidtool.train.frame_ce  # noqa: E402,F401  (registers the frame_ce strate
 import lidtool.train.multitask  # noqa: E402,F401  (registers the multitask strategy)
 import lidtool.train.class_drop  # noqa: E402,F401  (registers dropclass and dropadapt)
 import lidtool.train.w2v_pretrain  # noqa: E402,F401  (registers the w2v_pretrain strategy)
+import lidtool.train.w2v_finetune  # noqa: E402,F401  (registers the w2v_finetune strategy)

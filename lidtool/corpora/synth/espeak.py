@@ -201,9 +201,13 @@ def list_voices() -> set[str]:
     names = set()
     for line in out.splitlines()[1:]:
         cols = line.split()
+        # columns: Pty Language Age/Gender VoiceName File [Other languages]; the voice
+        # name and the file name (e.g. 'fr' of roa/fr, whose language is fr-fr) both work
         if len(cols) >= 4:
             names.add(cols[1])
             names.add(cols[3].split("/")[-1].lower())
+        if len(cols) >= 5:
+            names.add(cols[4].split("/")[-1].lower())
     return names
 
 

@@ -10,6 +10,9 @@ Each language has an espeak-ng voice and a text kind:
 - `hakka`: no Hakka word list ships in a package, so the 'zh' vocabulary is carried over
   character by character onto Hakka syllables (Pha̍k-fa-sṳ with tone diacritics) through a
   fixed hash: a Zipf-shaped lexicon with Hakka phonotactics that the `hak` voice reads.
+The vocabulary comes from wordfreq, or, for a language entry with `catalogs: <locale>`, from
+the gettext message catalogues installed on the machine (lidtool.corpora.synth.catalog_text;
+Thai, Burmese, Sinhala, Kannada, Marathi and Malayalam have no wordfreq list).
 Every word and every sentence is run through espeak_TextToPhonemes; a word or sentence
 during which espeak-ng switches language (an `(en)` marker) is rejected.
 """
@@ -34,6 +37,7 @@ class LanguageSpec:
     voice: str          # espeak-ng voice name
     text: str           # one of TEXT_KINDS
     wordfreq: str       # wordfreq language code of the source vocabulary
+    catalogs: str | None = None   # gettext locale whose catalogues replace wordfreq
 
 
 # label -> (voice, text kind, wordfreq code); conf/corpus*.yaml may add or override entries
@@ -57,7 +61,7 @@ BUILTIN_LANGUAGES = {
     "de": ("de", "words", "de"),
     "it": ("it", "words", "it"),
     "tr": ("tr", "words", "tr"),
-    "fr": ("fr-fr", "words", "fr"),
+    "fr": ("fr", "words", "fr"),      # espeak-ng's file name; language fr-fr is no voice name
     "pl": ("pl", "words", "pl"),
     "cs": ("cs", "words", "cs"),
     "fi": ("fi", "words", "fi"),
@@ -77,11 +81,14 @@ def language_spec(label: str, overrides: dict | None = None) -> LanguageSpec:
     entry = (overrides or {}).get(label)
     if entry is not None:
         try:
+            catalogs = entry.get("catalogs")
             return LanguageSpec(label, str(entry["voice"]), str(entry.get("text", "words")),
-                                str(entry.get("wordfreq", label.split("-")[0])))
+                                str(entry.get("wordfreq", label.split("-")[0])),
+                                None if catalogs is None else str(catalogs))
         except (TypeError, KeyError):
             raise ConfigError("languages", f"entry for '{label}' needs at least 'voice'",
-                              fix="languages: {xx: {voice: xx, text: words, wordfreq: xx}}") \
+                              fix="languages: {xx: {voice: xx, text: words, wordfreq: xx}} "
+                                  "(or catalogs: xx instead of wordfreq)") \
                 from None
     if label not in BUILTIN_LANGUAGES:
         raise ConfigError("languages", f"unknown language label '{label}'",
@@ -142,13 +149,9 @@ def _convert(words: list[str], kind: str) -> list[tuple[str, str]]:
 def build_vocabulary(spec: LanguageSpec, size: int) -> list[tuple[str, float]]:
     """Up to `size` (word, relative frequency) pairs that espeak-ng reads in `spec.voice`
     without switching language. Call inside `run_isolated` (it uses libespeak-ng)."""
-    import wordfreq
     from lidtool.corpora.synth.espeak import Espeak
-    if spec.wordfreq not in wordfreq.available_languages("small"):
-        raise ConfigError("languages", f"wordfreq has no word list for '{spec.wordfreq}' "
-                          f"(language '{spec.label}')", fix="pick another wordfreq code")
+    freqs = _source_frequencies(spec)
     engine = Espeak.get()
-    freqs = wordfreq.get_frequency_dict(spec.wordfreq)
     ranked = sorted(freqs.items(), key=lambda kv: (-kv[1], kv[0]))[:size * 4]
     source = [w for w, _ in ranked if _is_word(w)]
     vocab, seen = [], set()
@@ -164,10 +167,23 @@ def build_vocabulary(spec: LanguageSpec, size: int) -> list[tuple[str, float]]:
         if len(vocab) >= size:
             break
     if len(vocab) < min(size, 50):
-        raise ConfigError("languages", f"only {len(vocab)} words of '{spec.wordfreq}' are "
+        origin = f"catalogs:{spec.catalogs}" if spec.catalogs else spec.wordfreq
+        raise ConfigError("languages", f"only {len(vocab)} words of '{origin}' are "
                           f"read by voice '{spec.voice}' without a language switch",
                           fix=f"check the text kind ('{spec.text}') of '{spec.label}'")
     return vocab
+
+
+def _source_frequencies(spec: LanguageSpec) -> dict[str, float]:
+    if spec.catalogs is not None:
+        from lidtool.corpora.synth.catalog_text import catalog_frequencies
+        return catalog_frequencies(spec.catalogs)
+    import wordfreq
+    if spec.wordfreq not in wordfreq.available_languages("small"):
+        raise ConfigError("languages", f"wordfreq has no word list for '{spec.wordfreq}' "
+                          f"(language '{spec.label}')",
+                          fix="pick another wordfreq code, or 'catalogs: <locale>'")
+    return wordfreq.get_frequency_dict(spec.wordfreq)
 
 
 def save_vocabulary(path, vocab: list[tuple[str, float]]) -> None:
