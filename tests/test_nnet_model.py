@@ -116,3 +116,27 @@ def test_custom_head_plugs_in():
     assert model.classifier.head.margin == 0.25
     with pytest.raises(TypeError):
         ClassifierHead(3, 2)   # abstract
+
+
+@pytest.mark.parametrize("enc", ["tdnn", "etdnn"])
+def test_leaky_relu_option_in_frame_and_segment_layers(enc):
+    torch.manual_seed(4)
+    plain = build_model({"name": enc, "hidden": [12], **SMALL[enc]}, {}, 10, 3)
+    torch.manual_seed(4)
+    leaky = build_model({"name": enc, "hidden": [12], "activation": "leaky_relu",
+                         "leaky_slope": 0.2, **SMALL[enc]}, {}, 10, 3)
+    acts = lambda m: [type(x).__name__ for x in m.modules()
+                      if isinstance(x, (torch.nn.ReLU, torch.nn.LeakyReLU))]
+    n_layers = len(plain.backbone.encoder.layers) + 1
+    assert acts(plain) == ["ReLU"] * n_layers                 # default unchanged
+    assert acts(leaky) == ["LeakyReLU"] * n_layers
+    assert all(m.negative_slope == 0.2 for m in leaky.modules()
+               if isinstance(m, torch.nn.LeakyReLU))
+    assert leaky.classifier.fresh().acts[0][0].negative_slope == 0.2
+    # same parameters (the activation has none), different function
+    for (ka, a), (kb, b) in zip(plain.state_dict().items(), leaky.state_dict().items()):
+        assert ka == kb and torch.equal(a, b)
+    x = torch.randn(2, 40, 10)
+    assert not torch.allclose(plain.eval()(x), leaky.eval()(x))
+    with pytest.raises(ConfigError, match="unknown activation 'gelu'"):
+        build_model({"name": enc, "activation": "gelu", **SMALL[enc]}, {}, 10, 3)

@@ -41,7 +41,10 @@ def _make(tmp_path, data_dir, overrides, exp):
     # accumulation, parameter groups, validation and averaging keep resuming exact
     ("wadcl", 5, ["train.accum_steps=2", "optim.lr_scales={backbone: 0.5}",
                   "optim.no_decay_norm_bias=true", "train.valid_every=2",
-                  "train.average_last=2", "train.ckpt_every=2"])])
+                  "train.average_last=2", "train.ckpt_every=2"]),
+    # step-annealed SphereFace lambda; AdaCos's adaptive scale with distinct-class batches
+    ("plain", 5, ["head.name=sphereface", "head.lambda_gamma=1.0"]),
+    ("plain", 5, ["head.name=adacos", "sampler.name=distinct", "train.batch_size=3"])])
 def test_resume_reproduces_uninterrupted_training(tmp_path, data_dir, strategy, stop, extra):
     over = [f"train.strategy={strategy}", "train.steps=10", "dcl.steps=10",
             "sampler.name=alpha", "data.num_workers=0"] + extra

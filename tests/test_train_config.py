@@ -83,3 +83,40 @@ def test_recipe_system_settings():
     assert wadcl["model"]["name"] == "tdnn" and "blocks" not in wadcl["model"]
     xv = load_config(CONF_DIR / "resnet_xvector.yaml")
     assert xv["train"]["strategy"] == "dcl" and xv["dcl"]["sampler"] == "balanced"
+
+
+def test_xvector_sv_template_is_the_paper_network(tmp_path):
+    import torch
+    from lidtool.nnet.model import build_model
+    template = Path(__file__).resolve().parents[1] / "conf_templates" / "train" / "xvector_sv.yaml"
+    (tmp_path / "egs" / "r" / "conf").mkdir(parents=True)
+    recipe = tmp_path / "egs" / "r" / "conf" / "x.yaml"
+    recipe.write_text(f"base: {template}\ntrain: {{steps: 7}}\n")
+    cfg = load_config(recipe)
+    assert cfg["train"]["steps"] == 7 and cfg["sampler"]["name"] == "distinct"
+    assert cfg["head"] == {"name": "am_softmax", "scale": 30.0, "margin": 0.4}
+    assert cfg["data"]["label_table"] == "utt2spk"
+    model = build_model(cfg["model"], cfg["head"], 30, 20)
+    assert model.classifier.embed_dim == 512 and len(model.classifier.fcs) == 1
+    assert model.classifier.head.weight.shape == (20, 512)     # head on the embedding
+    assert model.embedding_layer == "fc1_out"
+    assert all(not isinstance(m, torch.nn.ReLU) for m in model.modules())
+    mini = load_config(template, mini=True)
+    assert mini["model"]["hidden"] == [32] and mini["train"]["batch_size"] == 8
+
+
+def test_xvector_sv_template_trains_in_mini_size(tmp_path):
+    import json
+    from lidtool.train.data import load_train_data
+    from lidtool.train.trainer import Trainer
+    from test_train_data import make_feats_dir
+    template = Path(__file__).resolve().parents[1] / "conf_templates" / "train" / "xvector_sv.yaml"
+    d = make_feats_dir(tmp_path / "d", counts=(3,) * 9, dim=30, frames=(70, 90))
+    cfg = load_config(template, ["data.label_table=utt2lang", "train.steps=4",
+                                 "train.ckpt_every=4"], mini=True)
+    t = Trainer(cfg, load_train_data(d, cmn_window=50, min_frames=20, label_table="utt2lang"),
+                tmp_path / "exp", source=str(template))
+    t.train()
+    rows = [json.loads(x) for x in (tmp_path / "exp" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all(r["loss"] > 0 for r in rows)

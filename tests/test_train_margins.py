@@ -78,3 +78,16 @@ def test_bad_head_sections_are_config_errors(tmp_path, data_dir):
         _trainer(tmp_path, data_dir, ["head.name=am_softmax", "head.margin=-0.1"])
     with pytest.raises(ConfigError, match="apm_aam_softmax.*phone_conf"):
         _trainer(tmp_path, data_dir, ["head.name=apm_aam_softmax", "train.strategy=wadcl"])
+
+
+def test_sphereface_lambda_follows_the_step_and_is_logged(tmp_path, data_dir):
+    t = _trainer(tmp_path, data_dir, ["head.name=sphereface", "head.lambda_gamma=1.0",
+                                      "head.lambda_min=0.5"])
+    t.train()
+    rows = [json.loads(x) for x in (tmp_path / "exp" / "train_log.jsonl").read_text().split("\n")
+            if x]
+    expected = [max(0.5, 1000.0 / (1 + k)) for k in range(8)]   # set before step k + 1
+    assert [r["lambda"] for r in rows] == pytest.approx(expected, rel=1e-6)
+    assert "margin" not in rows[0]
+    model, _ = ckpt_io.load_model(tmp_path / "exp" / "final.pt")
+    assert int(model.classifier.head.anneal_step) == 7

@@ -20,6 +20,22 @@ knows which head it runs. Contract for implementers (e.g. the AM/AAM/APM heads o
     ``schedulable`` (a margin head lists ``("margin",)``, maybe ``"scale"``); any other name
     is a ``ValueError``. ``compute_logits`` must read the attribute on every call.
 
+``head(emb, labels=None, rows=None, **aux)`` -- a class subset (DropClass / DropAdapt)
+    ``rows`` is a 1-D LongTensor of distinct class ids to keep, in the order the caller
+    wants them; the logits are then ``[B, len(rows)]`` (column j = class ``rows[j]``) and
+    ``labels`` are *remapped* ids in ``0 .. len(rows) - 1``. The result equals a head whose
+    weight rows are ``W[rows]``: every head's score of a class depends only on that class's
+    row, so the base class computes the full logits with the labels mapped back to class ids
+    (``rows[labels]``, margins land on the right rows) and keeps the columns ``rows``;
+    dropped rows get exactly zero gradient. A head whose logits depend on the *set* of
+    classes (AdaCos's scale from the non-target scores) receives ``rows`` as the aux input
+    ``rows`` in :meth:`compute_logits`; all others ignore it like any unused aux key.
+
+``update_step(step)``
+    Called by the trainer once per step (with ``head.update``'s margin schedule) with the
+    number of optimiser steps done; heads with step-driven hyper-parameters (SphereFace's
+    lambda annealing) override it and return the values worth logging. Default: no-op.
+
 ``set_active_classes(classes)``
     DropClass support: restrict the softmax to a subset of class ids (LongTensor or list; None
     restores all). Rows of inactive classes get logit ``-inf``, which removes them from the
@@ -41,7 +57,8 @@ from torch import nn
 _HEADS: dict[str, type] = {}
 # Modules that define heads; imported on demand by build_head/head_names. A listed module
 # that does not exist (yet) is skipped, so the registry works before margins.py lands.
-_HEAD_MODULES = ("lidtool.losses.softmax", "lidtool.losses.margins")
+_HEAD_MODULES = ("lidtool.losses.softmax", "lidtool.losses.margins",
+                 "lidtool.losses.sphereface", "lidtool.losses.adacos")
 
 
 def register_head(name: str):
@@ -102,16 +119,49 @@ class ClassifierHead(nn.Module, abc.ABC):
 
     # -- interface used by the trainer and strategies ------------------------------------
     def forward(self, emb: torch.Tensor, labels: torch.Tensor | None = None,
-                **aux) -> torch.Tensor:
+                rows: torch.Tensor | None = None, **aux) -> torch.Tensor:
+        if rows is not None:
+            rows = self._check_rows(rows, emb.device)
+            if labels is not None:
+                labels = rows[self._check_subset_labels(labels, len(rows)).to(rows.device)]
+            aux["rows"] = rows
         if self._active is not None and labels is not None:
             active = self._active.to(labels.device)
             if not bool(active[labels].all()):
                 bad = sorted(set(labels[~active[labels]].tolist()))
                 raise ValueError(f"labels {bad} belong to inactive classes of the head")
         logits = self.compute_logits(emb, labels, **aux)
-        if self._active is not None:
-            logits = logits.masked_fill(~self._active.to(logits.device), float("-inf"))
+        active = self._active
+        if rows is not None:
+            logits = logits.index_select(1, rows)
+            active = None if active is None else active.to(rows.device)[rows]
+        if active is not None:
+            logits = logits.masked_fill(~active.to(logits.device), float("-inf"))
         return logits
+
+    def _check_rows(self, rows, device) -> torch.Tensor:
+        rows = torch.as_tensor(rows, device=device)
+        if rows.dim() != 1 or rows.numel() == 0 or rows.dtype != torch.long:
+            raise ValueError(f"rows must be a non-empty 1-D LongTensor of class ids, got "
+                             f"{rows.dtype} of shape {tuple(rows.shape)}")
+        if int(rows.min()) < 0 or int(rows.max()) >= self.num_classes:
+            raise ValueError(f"rows must lie in [0, {self.num_classes})")
+        if torch.unique(rows).numel() != rows.numel():
+            raise ValueError("rows must not repeat a class")
+        return rows
+
+    @staticmethod
+    def _check_subset_labels(labels: torch.Tensor, n_rows: int) -> torch.Tensor:
+        labels = torch.as_tensor(labels)
+        if labels.dim() != 1:
+            raise ValueError(f"labels must be [B], got {tuple(labels.shape)}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_rows):
+            raise ValueError(f"with rows=, labels are remapped ids in [0, {n_rows})")
+        return labels.long()
+
+    def update_step(self, step: int) -> dict:
+        """Set step-driven hyper-parameters for global step `step`; returns values to log."""
+        return {}
 
     def update(self, margin: float | None = None, **values) -> None:
         """Set scheduled hyper-parameters: ``head.update(0.2)`` / ``head.update(margin=0.2)``

@@ -75,7 +75,7 @@ def phone_confidence(phone_logits: torch.Tensor, mask: torch.Tensor | None = Non
     return (top * weights).sum(dim=1) / counts
 
 
-def _check_number(name: str, value, minimum: float | None = None,
+def check_number(name: str, value, minimum: float | None = None,
                   strict: bool = False) -> float:
     try:
         out = float(value)
@@ -104,17 +104,41 @@ def angular_target(cos_t: torch.Tensor, margin, easy_margin: bool = False) -> to
     return torch.where(cos_t > th, phi, cos_t - mm)
 
 
-class CosineMarginHead(ClassifierHead):
-    """Shared part: normalised weights, cosine scores, target-logit replacement."""
+class CosineHead(ClassifierHead):
+    """Class weight vectors compared by cosine with the embedding (no bias); the shared
+    part of the margin heads here and of SphereFace / AdaCos."""
+
+    def __init__(self, in_dim: int, num_classes: int):
+        super().__init__(in_dim, num_classes)
+        self.weight = nn.Parameter(torch.empty(self.num_classes, self.in_dim))
+        nn.init.xavier_uniform_(self.weight)
+
+    def cosine(self, emb: torch.Tensor) -> torch.Tensor:
+        """cos theta [B, C] between the embeddings and every class weight vector."""
+        if emb.dim() != 2 or emb.shape[1] != self.in_dim:
+            raise ValueError(f"embeddings must be [B, {self.in_dim}], got {tuple(emb.shape)}")
+        return F.linear(F.normalize(emb, dim=1), F.normalize(self.weight, dim=1))
+
+    def target_index(self, cos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """labels [B] checked against the scores `cos` [B, C], as a gather index [B, 1]."""
+        if labels.dim() != 1 or labels.shape[0] != cos.shape[0]:
+            raise ValueError(f"labels must be [B] with B = {cos.shape[0]}, "
+                             f"got {tuple(labels.shape)}")
+        labels = labels.to(device=cos.device, dtype=torch.long)
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
+            raise ValueError(f"labels must lie in [0, {self.num_classes})")
+        return labels.unsqueeze(1)
+
+
+class CosineMarginHead(CosineHead):
+    """Cosine head with scale s and a margin on the target logit."""
 
     schedulable = ("margin",)
 
     def __init__(self, in_dim: int, num_classes: int, margin: float = 0.2,
                  scale: float = DEFAULT_SCALE):
         super().__init__(in_dim, num_classes)
-        self.weight = nn.Parameter(torch.empty(self.num_classes, self.in_dim))
-        nn.init.xavier_uniform_(self.weight)
-        self.scale = _check_number("scale", scale, 0.0, strict=True)
+        self.scale = check_number("scale", scale, 0.0, strict=True)
         self.margin = margin
 
     @property
@@ -123,13 +147,7 @@ class CosineMarginHead(ClassifierHead):
 
     @margin.setter
     def margin(self, value) -> None:
-        self._margin = _check_number("margin", value, 0.0)
-
-    def cosine(self, emb: torch.Tensor) -> torch.Tensor:
-        """cos theta [B, C] between the embeddings and every class weight vector."""
-        if emb.dim() != 2 or emb.shape[1] != self.in_dim:
-            raise ValueError(f"embeddings must be [B, {self.in_dim}], got {tuple(emb.shape)}")
-        return F.linear(F.normalize(emb, dim=1), F.normalize(self.weight, dim=1))
+        self._margin = check_number("margin", value, 0.0)
 
     @abc.abstractmethod
     def target_cos(self, cos_t: torch.Tensor, **aux) -> torch.Tensor:
@@ -140,13 +158,7 @@ class CosineMarginHead(ClassifierHead):
         cos = self.cosine(emb)
         if labels is None:
             return self.scale * cos
-        if labels.dim() != 1 or labels.shape[0] != cos.shape[0]:
-            raise ValueError(f"labels must be [B] with B = {cos.shape[0]}, "
-                             f"got {tuple(labels.shape)}")
-        labels = labels.to(device=cos.device, dtype=torch.long)
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
-            raise ValueError(f"labels must lie in [0, {self.num_classes})")
-        idx = labels.unsqueeze(1)
+        idx = self.target_index(cos, labels)
         cos_t = cos.gather(1, idx).squeeze(1)
         target = self.target_cos(cos_t, **aux).to(cos.dtype)
         return self.scale * cos.scatter(1, idx, target.unsqueeze(1))
@@ -185,9 +197,9 @@ class APMHead(CosineMarginHead):
                  scale: float = DEFAULT_SCALE, beta: float = 10.0, detach_conf: bool = True,
                  max_margin: float | None = None):
         super().__init__(in_dim, num_classes, margin, scale)
-        self.beta = _check_number("beta", beta, 0.0)
+        self.beta = check_number("beta", beta, 0.0)
         self.detach_conf = bool(detach_conf)
-        self.max_margin = None if max_margin is None else _check_number(
+        self.max_margin = None if max_margin is None else check_number(
             "max_margin", max_margin, 0.0)
 
     def sample_margins(self, phone_conf: torch.Tensor | None, batch: int) -> torch.Tensor:

@@ -6,6 +6,12 @@
   - ``classifier`` (h): FC segment layers (affine -> ReLU -> BatchNorm each, widths from
     ``model.hidden``) followed by the classifier head (``lidtool.losses``), pooled -> logits.
 
+``model.activation`` (relu | leaky_relu, with ``model.leaky_slope``, default 0.01) sets the
+nonlinearity of the TDNN frame layers and of the segment layers alike (TDNN encoders only).
+The x-vector of the DropClass paper is ``hidden: [512]`` with ``activation: leaky_relu``:
+its classifier head sits directly on the 512-d embedding (``fc1_out``), no further hidden
+layer.
+
 Embeddings can be taken at a named layer: ``pool`` (the statistics vector), ``fcN`` (affine
 output of the N-th segment layer, the Kaldi x-vector choice for N = 1) or ``fcN_out`` (after
 its ReLU and BatchNorm).
@@ -29,6 +35,7 @@ from torch import nn
 
 from lidtool.errors import ConfigError
 from lidtool.losses.base import build_head, head_names
+from lidtool.nnet.activations import DEFAULT_LEAKY_SLOPE, make_activation
 from lidtool.nnet.bnf import BnfNet
 from lidtool.nnet.pooling import StatsPooling
 from lidtool.nnet.resnet import resnet32, resnet34
@@ -76,15 +83,18 @@ class Classifier(nn.Module):
     """h: segment FC layers + classifier head."""
 
     def __init__(self, in_dim: int, hidden, num_classes: int, head: str = "softmax",
-                 head_options: dict | None = None):
+                 head_options: dict | None = None, activation: str = "relu",
+                 leaky_slope: float = DEFAULT_LEAKY_SLOPE):
         super().__init__()
         self.args = dict(in_dim=in_dim, hidden=list(hidden), num_classes=num_classes,
-                         head=head, head_options=dict(head_options or {}))
+                         head=head, head_options=dict(head_options or {}),
+                         activation=activation, leaky_slope=leaky_slope)
         self.fcs, self.acts = nn.ModuleList(), nn.ModuleList()
         dim = in_dim
         for width in hidden:
             self.fcs.append(nn.Linear(dim, int(width)))
-            self.acts.append(nn.Sequential(nn.ReLU(), nn.BatchNorm1d(int(width))))
+            self.acts.append(nn.Sequential(make_activation(activation, leaky_slope),
+                                           nn.BatchNorm1d(int(width))))
             dim = int(width)
         self.head = build_head(head, dim, num_classes, **(head_options or {}))
         self.embed_dim = dim
@@ -180,8 +190,11 @@ def build_model(model_cfg: dict, head_cfg: dict, feat_dim: int, num_classes: int
     backbone = Backbone(encoder)
     head = head_cfg.get("name", "softmax")
     head_opts = {k: v for k, v in head_cfg.items() if k not in HEAD_TRAINER_KEYS}
+    # the encoder took (and checked) these; the segment layers use the same nonlinearity
+    act_opts = {k: model_cfg[k] for k in ("activation", "leaky_slope") if k in model_cfg}
     try:
-        classifier = Classifier(backbone.out_dim, hidden, num_classes, head, head_opts)
+        classifier = Classifier(backbone.out_dim, hidden, num_classes, head, head_opts,
+                                **act_opts)
     except KeyError:
         raise ConfigError(source, f"head.name: unknown classifier head '{head}'",
                           fix=f"use one of: {', '.join(head_names())}") from None

@@ -33,6 +33,8 @@ Keys whose defaults keep the behaviour of earlier versions (where they are docum
   optim.lr_scales    {}; optim.no_decay_norm_bias: false            (lidtool.train.param_groups)
   model.init, model.freeze, model.freeze_steps                      (lidtool.train.init)
   augment.*          all off: masks over dims / frames, VTLP        (lidtool.train.augment)
+  model.activation   relu | leaky_relu (model.leaky_slope 0.01)     (lidtool.nnet.model)
+  sampler.name       random | balanced | alpha | distinct           (lidtool.train.samplers)
 """
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ _MODEL_DEFAULTS = {"hidden": [512], "embedding_layer": "fc1"}
 _HEAD_DEFAULTS = {"name": "softmax"}
 
 CHOICES = {
-    ("sampler", "name"): ("random", "balanced", "alpha"),
+    ("sampler", "name"): ("random", "balanced", "alpha", "distinct"),
     ("optim", "name"): ("sgd", "adam", "adamw"),
     ("sched", "name"): ("constant", "step", "linear", "cosine"),
     ("train", "amp"): ("none", "bf16", "fp16"),

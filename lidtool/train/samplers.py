@@ -4,7 +4,10 @@
             (the order of epoch e is a permutation seeded by (seed, e));
   balanced  class-balanced: a class uniformly at random, then one of its utterances;
   alpha     alpha-smoothed multinomial over classes, p_c proportional to n_c ** alpha
-            (alpha = 1: class frequencies as in the data, alpha = 0: balanced).
+            (alpha = 1: class frequencies as in the data, alpha = 0: balanced);
+  distinct  one chunk of each of B distinct classes (B = batch size): B classes drawn
+            without replacement among those with utterances (and allowed), then one of
+            each class's utterances (the speaker-embedding batches of DropClass).
 
 Every batch is a pure function of (seed, step): the chunk length of a step is drawn from
 rng(seed, step) uniformly in [min_chunk, max_chunk] (one length per batch so chunks stack),
@@ -26,7 +29,7 @@ import zlib
 
 import numpy as np
 
-SAMPLERS = ("random", "balanced", "alpha")
+SAMPLERS = ("random", "balanced", "alpha", "distinct")
 _FIXED_OFFSETS = {"main": 0, "random": 1, "balanced": 2, "dcl": 3}
 
 
@@ -51,7 +54,7 @@ class ChunkBatchSampler:
         self.batch_size = int(batch_size)
         self.min_chunk, self.max_chunk = int(min_chunk), int(max_chunk)
         self.seed = int(seed)
-        self.alpha = float(alpha) if kind == "alpha" else (0.0 if kind == "balanced" else 1.0)
+        self.alpha = float(alpha) if kind == "alpha" else (1.0 if kind == "random" else 0.0)
         self.rank, self.world_size = rank, world_size
         self.num_classes = int(num_classes if num_classes is not None
                                else self.labels.max() + 1)
@@ -61,9 +64,16 @@ class ChunkBatchSampler:
 
     # -- class restriction (DropClass) ------------------------------------------------
     def restrict(self, classes) -> None:
-        """Sample only from utterances of `classes` (None: all classes)."""
+        """Sample only from utterances of `classes` (None: all classes); a restriction that
+        leaves too little to draw is refused (ValueError) and the old one kept."""
+        old = self.allowed
         self.allowed = None if classes is None else np.unique(np.asarray(classes, np.int64))
-        self._update_probs()
+        try:
+            self._update_probs()
+        except ValueError:
+            self.allowed = old
+            self._update_probs()
+            raise
 
     def _update_probs(self) -> None:
         counts = np.array([len(ix) for ix in self.by_class], dtype=np.float64)
@@ -77,6 +87,11 @@ class ChunkBatchSampler:
         self.class_probs = weights / weights.sum()
         pool = np.flatnonzero(np.isin(self.labels, np.flatnonzero(counts > 0)))
         self.pool = pool
+        self.drawable = np.flatnonzero(counts > 0)
+        if self.kind == "distinct" and self.batch_size > len(self.drawable):
+            raise ValueError(f"the distinct sampler puts {self.batch_size} different classes "
+                             f"in a batch (train.batch_size) but only {len(self.drawable)} "
+                             "classes have utterances to draw (after any class restriction)")
 
     # -- batches -----------------------------------------------------------------------
     def chunk_length(self, step: int) -> int:
@@ -87,7 +102,10 @@ class ChunkBatchSampler:
         if self.kind == "random":
             return self._instance_indices(step)
         rng = np.random.default_rng([self.seed, step, 2])
-        classes = rng.choice(self.num_classes, size=self.batch_size, p=self.class_probs)
+        if self.kind == "distinct":
+            classes = rng.choice(self.drawable, size=self.batch_size, replace=False)
+        else:
+            classes = rng.choice(self.num_classes, size=self.batch_size, p=self.class_probs)
         picks = rng.random(self.batch_size)
         return np.array([self.by_class[c][int(u * len(self.by_class[c]))]
                          for c, u in zip(classes, picks)], dtype=np.int64)

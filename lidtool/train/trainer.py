@@ -136,11 +136,15 @@ class Trainer:
                 for head in self.strategy.heads()]
 
     def step_margins(self) -> dict:
-        """Set the scheduled margin of every head for the current step; {'margin': m}."""
+        """Set the scheduled margin of every head for the current step ({'margin': m}) and
+        the heads' own step-driven values (head.update_step, e.g. SphereFace's lambda)."""
         margin = None
         for sched in self.margin_schedulers:
             margin = sched.step(self.step)
-        return {} if margin is None else {"margin": margin}
+        values = {} if margin is None else {"margin": margin}
+        for head in self.strategy.heads():
+            values.update(head.update_step(self.step))
+        return values
 
     # -- tools for strategies ------------------------------------------------------------------
     def broadcast(self, module) -> None:
