@@ -28,6 +28,7 @@ Keys whose defaults keep the behaviour of earlier versions (where they are docum
   data.group_table   null | utt2<x>: what the samplers group by     (lidtool.train.labels)
   data.valid_dir     null | a data dir; train.valid_every: null = ckpt_every
                                                                     (lidtool.train.validation)
+  data.adapt_dir     null | a data dir: unlabelled adaptation data (lidtool.train.dropadapt)
   train.average_last 0 (off) | N <= keep_checkpoints                (lidtool.train.averaging)
   train.accum_steps  1; train.amp: none | bf16 | fp16               (lidtool.train.update)
   optim.lr_scales    {}; optim.no_decay_norm_bias: false            (lidtool.train.param_groups)
@@ -54,7 +55,8 @@ DEFAULTS: dict = {
     "data": {"min_chunk": 200, "max_chunk": 400, "min_frames": 50, "cmn_window": 300,
              "preload": True, "cache_mb": 256, "num_workers": 0, "frame_labels": None,
              "num_phones": None,
-             "label_table": "utt2lang", "group_table": None, "valid_dir": None},
+             "label_table": "utt2lang", "group_table": None, "valid_dir": None,
+             "adapt_dir": None},
     "sampler": {"name": "random", "alpha": 0.5},
     "train": {"strategy": "plain", "steps": 1000, "batch_size": 64, "seed": 0,
               "log_every": 10, "ckpt_every": 500, "keep_checkpoints": 3,
@@ -85,6 +87,7 @@ CHOICES = {
 # would fail late or silently (checked after the type, so `v` is a number here).
 NULLABLE = {("data", "frame_labels"): str, ("data", "num_phones"): int,
             ("data", "group_table"): str, ("data", "valid_dir"): str,
+            ("data", "adapt_dir"): str,
             ("train", "valid_every"): int, ("sched", "decay_every"): int,
             ("multitask", "layer"): int}
 RANGES = {("optim", "lr"): (lambda v: v > 0, "> 0"),

@@ -75,6 +75,21 @@ class ChunkBatchSampler:
             self._update_probs()
             raise
 
+    def merge(self, classes, into: int) -> None:
+        """Draw the utterances of `classes` as members of class `into` (DropAdapt-Combine:
+        the merged data is one class for balanced sampling); refused like `restrict`.
+        Not in state_dict: the strategy that merges re-applies it on resume."""
+        old = self.labels, self.by_class
+        self.labels = np.where(np.isin(self.labels, np.asarray(classes, np.int64)),
+                               int(into), self.labels)
+        self.by_class = [np.flatnonzero(self.labels == c) for c in range(self.num_classes)]
+        try:
+            self._update_probs()
+        except ValueError:
+            self.labels, self.by_class = old
+            self._update_probs()
+            raise
+
     def _update_probs(self) -> None:
         counts = np.array([len(ix) for ix in self.by_class], dtype=np.float64)
         if self.allowed is not None:

@@ -18,7 +18,12 @@
           shared encoder; feeds phone_conf to APM heads; the phoneme branch is dropped at
           inference.
 
-A new method (DropClass, DropAdapt) is one more subclass: override `setup`, `before_step`
+  dropclass, dropadapt  (lidtool.train.class_drop, lidtool.train.dropadapt) train on a
+          subset of the head's rows and of the classes' data: a random subset every P steps
+          (DropClass), or permanently dropping the classes least probable on unlabelled
+          adaptation data (DropAdapt and its Combine / Random / Data-only variants).
+
+A new method is one more subclass: override `setup`, `before_step`
 and/or `train_step`, declare its config section in `sections`, and `register_strategy` it.
 `uses_frame_labels = True` makes the trainer load `data.frame_labels` (then use
 `t.update(name, loss_fn, frames=True)`); `provides_aux` lists the aux inputs its forward passes
@@ -35,8 +40,9 @@ output classes (default: the label table's classes) and `validator()` what valid
 Tools a strategy can use: `t.update(name, loss_fn)` (one optimiser update on the batch of
 sampler `name`, with gradient accumulation and mixed precision), `t.make_sampler(kind,
 name)`, `t.reset_loaders()`, `t.rebuild_optimizer(params, optim_cfg, sched_cfg, steps)`,
-`t.model.classifier.head.set_active_classes(ids)` (mask) or `model(x, y, rows=ids)` (logits
-over the kept rows only, labels remapped; lidtool.losses.base) and `sampler.restrict(ids)`.
+`t.model.classifier.head.set_active_classes(ids)`, `model(x, labels, rows=ids)` (logits over
+the rows `ids` only, labels remapped; lidtool.losses.base), `sampler.restrict(ids)` and
+`sampler.merge(ids, into)`.
 """
 from __future__ import annotations
 
@@ -292,3 +298,4 @@ class WADCLStrategy(Strategy):
 
 import lidtool.train.frame_ce  # noqa: E402,F401  (registers the frame_ce strategy)
 import lidtool.train.multitask  # noqa: E402,F401  (registers the multitask strategy)
+import lidtool.train.class_drop  # noqa: E402,F401  (registers dropclass and dropadapt)
