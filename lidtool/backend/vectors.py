@@ -33,14 +33,16 @@ def read_vectors(scp) -> tuple[list[str], np.ndarray]:
     return [utts[i] for i in order], np.stack(rows)[order]
 
 
-def labels_for(utts, utt2lang) -> list[str]:
-    """Language of each utterance; an utterance missing from utt2lang is a DataDirError."""
+def labels_for(utts, utt2lang, what: str = "language") -> list[str]:
+    """Label of each utterance from a Kaldi utt2lang (or utt2spk: `what="speaker"`); an
+    utterance missing from the table is a DataDirError."""
     table = read_table(utt2lang)
     missing = [u for u in utts if u not in table]
     if missing:
         raise DataDirError(utt2lang, f"{len(missing)} utterance(s) with vectors have no "
-                           f"language, e.g. '{missing[0]}'",
-                           fix="use the utt2lang of the data dir the vectors came from")
+                           f"{what}, e.g. '{missing[0]}'",
+                           fix=f"use the {Path(utt2lang).name} of the data dir the vectors "
+                           "came from")
     return [table[u] for u in utts]
 
 

@@ -1,20 +1,33 @@
-"""Confusion-matrix PNG (matplotlib, Agg backend, written atomically)."""
+"""Confusion-matrix and DET-curve PNGs (matplotlib, Agg backend, written atomically)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from lidtool.fileio import atomic_path
+
+DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6)
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
 
 
 def write_confusion_png(path, counts, row_names: Sequence[str], col_names: Sequence[str],
                         title: str = "") -> None:
     """Rows: true language; columns: predicted language. Cells are shaded by the share of
     the row and labelled with the count."""
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     counts = np.asarray(counts)
     if counts.shape != (len(row_names), len(col_names)):
@@ -38,8 +51,44 @@ def write_confusion_png(path, counts, row_names: Sequence[str], col_names: Seque
                     ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
                             color="white" if share[i, j] > 0.5 else "black")
         fig.colorbar(im, ax=ax, label="share of the true language's utterances")
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
+        _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def write_det_png(path, curves: Mapping[str, tuple], title: str = "") -> None:
+    """DET curves (P_miss against P_fa on probit axes), one per `name -> (target_scores,
+    nontarget_scores)`, each marked at its EER. Rates of 0 or 1 are drawn at the axis edge."""
+    from scipy.stats import norm
+
+    from lidtool.metrics.detection import eer, roc_points
+
+    plt = _pyplot()
+    lo = min(DET_TICKS)
+    edge = (lo / 2, max(DET_TICKS))
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    try:
+        for name, (tar, non) in curves.items():
+            roc = roc_points(tar, non)
+            x = norm.ppf(np.clip(roc.p_fa, *edge))
+            y = norm.ppf(np.clip(roc.p_miss, *edge))
+            rate = eer(tar, non)
+            line, = ax.plot(x, y, label=f"{name} (EER {100 * rate:.2f}%)")
+            point = norm.ppf(np.clip(rate, *edge))
+            ax.plot([point], [point], "o", color=line.get_color())
+        ticks = norm.ppf(DET_TICKS)
+        labels = [f"{100 * t:g}" for t in DET_TICKS]
+        ax.set_xticks(ticks, labels=labels)
+        ax.set_yticks(ticks, labels=labels)
+        ax.set_xlim(*norm.ppf(edge))
+        ax.set_ylim(*norm.ppf(edge))
+        ax.plot(norm.ppf(edge), norm.ppf(edge), ":", color="grey", linewidth=0.8)
+        ax.set_xlabel("false alarm probability (%)")
+        ax.set_ylabel("miss probability (%)")
+        ax.grid(True, linewidth=0.4)
+        ax.legend(loc="upper right", fontsize=8)
+        if title:
+            ax.set_title(title)
+        _save(fig, path)
     finally:
         plt.close(fig)
