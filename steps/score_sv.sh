@@ -48,7 +48,7 @@ for data in "$@"; do
   [ -f "$data/$trials_name" ] || die "$data/$trials_name does not exist (a trial list:" \
     "lidtool make-trials $data)"
 done
-mkdir -p "$dir"
+mkdir -p "$dir/log"
 write_rerun_cmd "$dir/sv" "$0" "${orig_args[@]}"
 
 pairs=()

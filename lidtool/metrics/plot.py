@@ -92,3 +92,23 @@ def write_det_png(path, curves: Mapping[str, tuple], title: str = "") -> None:
         _save(fig, path)
     finally:
         plt.close(fig)
+
+
+def write_lines_png(path, series: Mapping[str, tuple], xlabel: str, ylabel: str,
+                    title: str = "", xlog: bool = False) -> None:
+    """One marked line per entry of `series` (label -> (x values, y values))."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for label, (x, y) in series.items():
+        ax.plot(list(x), list(y), marker="o", label=label)
+    if xlog:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    _save(fig, path)
+    plt.close(fig)
