@@ -89,6 +89,6 @@ for data in "$@"; do
       --det-title "$(basename "$data") $b${norm_opts:+ AS-norm}" 2> "$out/score.log" || \
       die "score-trials failed; see $out/score.log"
     mark_done "$out/.done"
-    log "$out: $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(f"EER {100*m[\"eer\"]:.2f} %")' "$out/metrics.json")"
+    log "$out: EER $(python3 -c 'import json, sys; print("%.2f %%" % (100 * json.load(open(sys.argv[1]))["eer"]))' "$out/metrics.json")"
   done
 done
