@@ -89,6 +89,8 @@ for data in "$@"; do
       --det-title "$(basename "$data") $b${norm_opts:+ AS-norm}" 2> "$out/score.log" || \
       die "score-trials failed; see $out/score.log"
     mark_done "$out/.done"
-    log "$out: EER $(python3 -c 'import json, sys; print("%.2f %%" % (100 * json.load(open(sys.argv[1]))["eer"]))' "$out/metrics.json")"
+    eer=$(python3 -c 'import json, sys; print(100 * json.load(open(sys.argv[1]))["eer"])' \
+      "$out/metrics.json")
+    log "$out: EER $eer %"
   done
 done

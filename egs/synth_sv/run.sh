@@ -21,6 +21,8 @@ grid_p="100 500"            # DropClass periods besides 250 (at D = 500)
 grid_d="250 750"            # DropClass drops besides 500 (at P = 250)
 adapt="dropadapt_drop dropadapt_combine dropadapt_random dropadapt_data_only baseline_more_steps"
 backends=cosine
+train_overrides=""
+corpus_overrides=""
 train_jobs=$(( $(getconf _NPROCESSORS_ONLN) >= 2 ? 2 : 1 ))
 help_message="usage: ./run.sh [options]
   --stage N / --stop-stage N  run stages N..M only (0..9; default all)
@@ -30,6 +32,10 @@ help_message="usage: ./run.sh [options]
   --grid-p 'P ..' / --grid-d 'D ..'  DropClass grid points (default: '$grid_p' / '$grid_d')
   --adapt 'A B'               Table 2 systems, conf/<name>.yaml (default: $adapt)
   --backends 'A B'            verification back-ends: cosine, plda (default: $backends)
+  --train-overrides 'K=V ..'  training config overrides for every system (e.g. the paper's
+                              sizes: see conf/xvector_base.yaml)
+  --corpus-overrides 'K=V ..' corpus config overrides, no spaces inside one (e.g.
+                              'sets.train_sv.speakers=5994'; a new corpus: use a new --data)
   --train-jobs N              systems trained at the same time (default $train_jobs)"
 orig_args=("$@")
 . utils/parse_options.sh
@@ -48,27 +54,47 @@ lid() { ./lid.sh --nj "$nj" --mini "$mini" --data "$data" --train-set train_sv \
 in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if [ "$stage" -le 5 ]; then
+  # lid.sh splits --data-opts at spaces: the corpus overrides go ';'-separated
+  data_opts="--corpus-config $corpus"
+  [ -z "$corpus_overrides" ] || data_opts+=" --overrides $(echo $corpus_overrides | tr ' ' ';')"
   lid --stage "$stage" --stop-stage $(( stop_stage < 5 ? stop_stage : 5 )) --exp "$exp" \
-    --data-opts "--corpus-config $corpus" --test-sets "$conds" --systems "$table1"
+    --data-opts "$data_opts" --test-sets "$conds" --systems "$table1" \
+    --train-overrides "$train_overrides"
 fi
-# each grid point / adaptation target is its own experiment dir with the same system name
-in_range 6 && for g in $(for p in $grid_p; do echo "P${p}_D500"; done; for d in $grid_d; do echo "P250_D$d"; done); do
-  p=${g#P}; p=${p%_D*}; d=${g#*_D}
-  $mini && { p=$(( p / 25 )); d=$(( d / 62 )); }     # the mini corpus has 24 speakers
-  lid --stage 5 --stop-stage 5 --exp "$exp/grid_$g" --tag "grid_$g" --systems xvector_cosface_dropclass \
-    --train-overrides "dropclass.period=$p dropclass.drop=$d"
-done
+# each grid point / adaptation target is its own experiment dir with the same system name;
+# grid points train $train_jobs at a time (one lid.sh call each)
+if in_range 6; then
+  pids=(); points=""
+  for p in $grid_p; do points+=" P${p}_D500"; done
+  for d in $grid_d; do points+=" P250_D$d"; done
+  for g in $points; do
+    p=${g#P}; p=${p%_D*}; d=${g#*_D}
+    $mini && { p=$(( p / 25 )); d=$(( d / 62 )); }    # the mini corpus has 24 speakers
+    lid --stage 5 --stop-stage 5 --exp "$exp/grid_$g" --tag "grid_$g" --train-jobs 1 \
+      --systems xvector_cosface_dropclass \
+      --train-overrides "$train_overrides dropclass.period=$p dropclass.drop=$d" &
+    pids+=($!)
+    [ ${#pids[@]} -lt "$train_jobs" ] && continue
+    wait "${pids[0]}" || die "grid training failed (see $exp/grid_*/*/log)"
+    pids=("${pids[@]:1}")
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || die "grid training failed (see $exp/grid_*/*/log)"
+  done
+fi
 in_range 7 && for c in $conds; do
   lid --stage 5 --stop-stage 5 --exp "$exp/adapt_$c" --tag "adapt_$c" --systems "$adapt" \
-    --train-overrides "model.init.path=$exp/xvector_cosface/final.pt data.adapt_dir=$data/$c"
+    --train-overrides "$train_overrides model.init.path=$exp/xvector_cosface/final.pt
+                       data.adapt_dir=$data/$c"
 done
 if in_range 8; then
   [ -f "$data/train_sv_backend/utt2spk" ] || lidtool subset-data-dir --random 2000 --seed 1 \
     "$data/train_sv" "$data/train_sv_backend"
   score() { steps/score_sv.sh --nj "$nj" --backends "$backends" --train-data \
     "$data/train_sv_backend" "$1/final.pt" "$1" "${@:2}"; }
-  for sys in $table1; do score "$exp/$sys" $(for c in $conds; do echo "$data/$c"; done); done
-  for d in "$exp"/grid_*/xvector_cosface_dropclass; do score "$d" $(for c in $conds; do echo "$data/$c"; done); done
+  test_dirs=$(for c in $conds; do echo "$data/$c"; done)
+  for sys in $table1; do score "$exp/$sys" $test_dirs; done
+  for d in "$exp"/grid_*/xvector_cosface_dropclass; do score "$d" $test_dirs; done
   for c in $conds; do for sys in $adapt; do score "$exp/adapt_$c/$sys" "$data/$c"; done; done
 fi
 in_range 9 && local/make_results.py --exp "$exp" --data "$data" --heads "$heads" \

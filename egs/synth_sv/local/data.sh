@@ -8,7 +8,8 @@ set -euo pipefail
 
 nj=2
 corpus_config=conf/corpus.yaml
-help_message="usage: local/data.sh [--nj N] [--corpus-config FILE] <data-dir>
+overrides=""
+help_message="usage: local/data.sh [--nj N] [--corpus-config FILE] [--overrides 'K=V;K=V'] <data-dir>
 e.g.: local/data.sh --nj 2 --corpus-config conf/corpus_mini.yaml data_mini"
 . utils/parse_options.sh
 [ $# -eq 1 ] || { echo "$help_message" >&2; exit 1; }
@@ -17,7 +18,10 @@ data=$1
 if is_done "$data/.done"; then log "corpus already in $data"; exit 0; fi
 command -v espeak-ng >/dev/null || die "espeak-ng is not installed (tools/install.sh)"
 mkdir -p "$data/log"
-lidtool make-corpus --config "$corpus_config" --nj "$nj" "$data/corpus" "$data" \
+ovr=()
+IFS=';' read -r -a items <<< "$overrides"
+for o in "${items[@]}"; do [ -z "$o" ] || ovr+=(--override "$o"); done
+lidtool make-corpus --config "$corpus_config" "${ovr[@]}" --nj "$nj" "$data/corpus" "$data" \
   2> "$data/log/make_corpus.log" || die "make-corpus failed; see $data/log/make_corpus.log"
 for s in test_sv test_sv_channel; do
   [ -s "$data/$s/trials" ] || die "$data/$s/trials is missing (the corpus config gives $s no trials:)"
