@@ -2,7 +2,8 @@
 
 Per step: freeze/unfreeze (`model.freeze`, lidtool.train.init) -> strategy.before_step ->
 margin schedules (`head.schedule`: MarginScheduler.step with the number of steps done, on
-every head of the strategy; the margin is logged as `margin`) -> strategy.train_step
+every head of the strategy; the margin is logged as `margin`; then each head's
+`update_step(step)`, e.g. SphereFace's lambda, logged as `lambda`) -> strategy.train_step
 (each optimiser update goes through `update`: batch, forward, backward, step) -> scheduler
 step -> BatchNorm buffers averaged over DDP ranks -> WMA update -> metrics (averaged over
 ranks) -> validation (the strategy's `validator()`: `data.valid_dir`, every
