@@ -11,12 +11,16 @@ import torch
 
 torch.set_num_threads(1)   # tiny models: threads only contend with each other
 
-from lidtool.errors import ConfigError
+from lidtool.errors import ConfigError, FeatureError
+from lidtool.inference.jobs import prepared_utterances
+from lidtool.inference.scoring import score_utterances
 from lidtool.train import checkpoint as ckpt_io
+from lidtool.train.checkpoint import load_model
 from lidtool.train.class_drop import round_rng
 from lidtool.train.config import load_config
 from lidtool.train.data import load_train_data
 from lidtool.train.dropadapt import kl_to_uniform, least_probable
+from lidtool.train.samplers import ChunkBatchSampler
 from lidtool.train.trainer import Trainer
 from test_train_data import make_feats_dir, write_tiny_config
 
@@ -151,6 +155,21 @@ def test_dropclass_config_errors(tmp_path, dirs):
         _trainer(tmp_path, dirs["train"], DROPCLASS + ["data.group_table=utt2spk"])
 
 
+def test_sampler_merge_draws_classes_as_one_and_refuses_too_few():
+    labels = np.repeat(np.arange(5), 4)
+    s = ChunkBatchSampler("distinct", labels, 3, min_chunk=5, max_chunk=5, seed=0)
+    s.merge([1, 3], into=1)
+    assert list(s.by_class[1]) == list(np.flatnonzero(np.isin(labels, [1, 3])))
+    assert len(s.by_class[3]) == 0 and len(s.drawable) == 4
+    for step in range(20):                          # 3 distinct groups of 0, 1 (+3), 2, 4
+        groups = [int(s.labels[i]) for i, _, _ in s.batch(step)]
+        assert len(set(groups)) == 3 and 3 not in groups
+    before = s.labels.copy()
+    with pytest.raises(ValueError, match="distinct"):
+        s.merge([0, 2, 4], into=0)                  # would leave 2 groups for 3 per batch
+    assert np.array_equal(s.labels, before) and len(s.drawable) == 4
+
+
 # ----------------------------------------------------------------------------- DropAdapt
 def test_least_probable_of_a_hand_made_p_average():
     p = np.array([0.30, 0.02, np.nan, 0.01, 0.40, 0.02, 0.25])
@@ -200,6 +219,10 @@ def test_dropadapt_drops_least_probable_languages_rows_and_data(tmp_path, dirs, 
     final = torch.load(tmp_path / "exp" / "final.pt", weights_only=True)
     assert final["dropadapt"] == {"mode": "drop", "kept": ["lang0", "lang1"],
                                   "combined_row": None}
+    model, info = load_model(tmp_path / "exp" / "final.pt")      # inference reads it as usual
+    utts, scores = score_utterances(model, prepared_utterances(dirs["adapt"], 50), "cpu")
+    assert scores.shape == (10, 6) and info["classes"] == t.data.classes
+    assert np.mean(scores.argmax(1) == [int(u[4]) for u in utts]) >= 0.9
 
 
 def _first_round(tmp_path, dirs, trained, *extra):
@@ -278,3 +301,56 @@ def test_dropadapt_config_errors(tmp_path, dirs, trained):
         _trainer(tmp_path, dirs["train"], base + ["dropadapt.mode=merge"])
     with pytest.raises(ConfigError, match="min_classes"):
         _trainer(tmp_path, dirs["train"], base + ["dropadapt.min_classes=6"])
+    with pytest.raises(ConfigError, match="min_classes >= 4"):
+        _trainer(tmp_path, dirs["train"], base + ["sampler.name=distinct", "train.batch_size=4"])
+    other = make_feats_dir(tmp_path / "dim5", counts=(2,), dim=5)
+    with pytest.raises(FeatureError) as err:
+        _trainer(tmp_path, dirs["train"], base + [f"data.adapt_dir={other}"])
+    assert "dim5/feats.scp" in str(err.value) and "8" in str(err.value)
+
+
+def test_dropadapt_combine_under_ddp(tmp_path, dirs, trained):
+    """Two processes draw the same rounds (drops, merged data) and end with equal weights."""
+    from test_train_ddp import torchrun_train
+    over = _adapt_overrides(dirs, trained, "dropadapt.mode=combine", "dropadapt.period=4",
+                            "train.steps=12", "train.ckpt_every=6")
+    torchrun_train(tmp_path, dirs["train"], tmp_path / "exp", over)
+    rounds = json.loads((tmp_path / "exp" / "dropadapt_rounds.json").read_text())
+    assert [len(r["dropped"]) for r in rounds["rounds"]] == [1, 1, 1]
+    assert rounds["combined_row"] in rounds["rounds"][0]["dropped"]
+    assert len(_log(tmp_path / "exp")) == 12                      # rank 0 alone writes
+
+
+# ----------------------------------------------------------------------------- the configs
+# config -> (strategy, dropadapt.mode)
+TEMPLATES = {"dropclass_xvector_sv": ("dropclass", None),
+             "dropadapt_xvector_sv": ("dropadapt", "drop"),
+             "dropadapt_combine_xvector_sv": ("dropadapt", "combine"),
+             "dropadapt_random_xvector_sv": ("dropadapt", "random"),
+             "dropadapt_data_only_xvector_sv": ("dropadapt", "data_only"),
+             "more_steps_xvector_sv": ("plain", None)}
+
+
+def test_conf_templates_train_in_mini_mode(tmp_path, repo):
+    """The shipped DropClass/DropAdapt configs load (--mini) and train a few steps on a
+    speaker-labelled data dir, starting from the base x-vector config's model."""
+    conf = repo / "conf_templates" / "train"
+    data_dir = make_feats_dir(tmp_path / "spk", counts=(4, 4, 4, 4))   # 16 speakers
+    adapt = make_feats_dir(tmp_path / "adapt", counts=(2, 2), seed=4)
+    data = load_train_data(data_dir, label_table="utt2spk", cmn_window=300, min_frames=20)
+    common = ["train.steps=12", "data.num_workers=0"]
+    base = load_config(conf / "xvector_sv.yaml", common, mini=True)
+    Trainer(base, data, tmp_path / "xvector").train()
+    init = [f"model.init.path={tmp_path / 'xvector' / 'final.pt'}", f"data.adapt_dir={adapt}"]
+    for name, (strategy, mode) in TEMPLATES.items():
+        cfg = load_config(conf / f"{name}.yaml", common + init, mini=True)
+        assert cfg["train"]["strategy"] == strategy and cfg["sampler"]["name"] == "distinct"
+        t = Trainer(cfg, data, tmp_path / name)
+        t.train()
+        if strategy == "dropadapt":
+            assert cfg["dropadapt"]["mode"] == mode
+            rounds = json.loads((tmp_path / name / "dropadapt_rounds.json").read_text())
+            assert rounds["mode"] == mode and len(rounds["rounds"]) == 2
+            assert len(rounds["rounds"][-1]["kept"]) == 16 - 4
+        if strategy == "dropclass":
+            assert len(t.strategy.rows) == 16 - cfg["dropclass"]["drop"]

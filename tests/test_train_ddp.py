@@ -25,25 +25,32 @@ NEW_OPTIONS = ["train.accum_steps=2", "model.freeze=[backbone]", "model.freeze_s
                "train.keep_checkpoints=2", "train.valid_every=20"]
 
 
-@pytest.mark.parametrize("extra", [[], NEW_OPTIONS], ids=["default", "new_options"])
-def test_torchrun_two_processes(tmp_path, extra):
-    data_dir = make_feats_dir(tmp_path / "train", counts=(10, 6, 4))
-    if extra:
-        extra = extra + [f"data.valid_dir={data_dir}"]
+def torchrun_train(tmp_path, data_dir, exp, overrides):
+    """`lidtool train` of the tiny config on 2 CPU processes; checks that it succeeded and
+    that the ranks ended with the same weights. Returns the finished process."""
     conf = write_tiny_config(tmp_path / "c.yaml")
-    exp = tmp_path / "exp"
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "lidtool.bin.train",
            "--config", str(conf), "--num-threads", "1", "--device", "cpu",
-           "--override", "train.strategy=wadcl", "--override", "wma.enabled=true",
-           "--override", "train.steps=40", "--override", "train.ckpt_every=20",
-           *(a for o in extra for a in ("--override", o)), str(data_dir), str(exp)]
+           *(a for o in overrides for a in ("--override", o)), str(data_dir), str(exp)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path,
                           env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DDP: all 2 ranks hold the same weights (max difference 0)" in proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("extra", [[], NEW_OPTIONS], ids=["default", "new_options"])
+def test_torchrun_two_processes(tmp_path, extra):
+    data_dir = make_feats_dir(tmp_path / "train", counts=(10, 6, 4))
+    if extra:
+        extra = extra + [f"data.valid_dir={data_dir}"]
+    exp = tmp_path / "exp"
+    proc = torchrun_train(tmp_path, data_dir, exp, [
+        "train.strategy=wadcl", "wma.enabled=true", "train.steps=40", "train.ckpt_every=20",
+        *extra])
     rows = [json.loads(x) for x in (exp / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 41))        # rank 0 alone writes
     if extra:

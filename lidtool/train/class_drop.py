@@ -39,11 +39,11 @@ def round_rng(seed: int, rnd: int, tag: str) -> np.random.Generator:
 
 def check_period_drop(section: str, cfg: dict, num_classes: int, source: str) -> tuple[int, int]:
     """(period, drop) of config section `section`, checked against the M classes."""
-    period, drop = cfg[section]["period"], cfg[section]["drop"]
-    if isinstance(period, bool) or not isinstance(period, int) or period <= 0:
+    period, drop = cfg[section]["period"], cfg[section]["drop"]   # ints (config.check_types)
+    if period <= 0:
         raise ConfigError(source, f"{section}.period must be a positive integer (steps per "
                           f"round), got {period!r}")
-    if isinstance(drop, bool) or not isinstance(drop, int) or not 0 < drop < num_classes:
+    if not 0 < drop < num_classes:
         raise ConfigError(source, f"{section}.drop must be an integer in [1, {num_classes - 1}]"
                           f" (classes dropped per round of the {num_classes}), got {drop!r}",
                           fix=f"e.g. {section}.drop={max(1, num_classes // 2)}")
@@ -68,22 +68,16 @@ class ClassSubsetStrategy(Strategy):
         """Score the head rows `rows` (class ids; None = all) and sample only utterances of
         `data_classes` (None = all); `merged` {class: row} gives classes whose label becomes
         another row's and whose data the samplers draw as that row's (DropAdapt-Combine)."""
-        if rows is None:
-            self.rows, self.remap = None, None
-            remap = None
-        else:
-            rows = torch.as_tensor(sorted(int(r) for r in rows), dtype=torch.long)
+        remap = None
+        if rows is not None or merged:
+            ids = (torch.arange(self.num_classes) if rows is None else
+                   torch.as_tensor(sorted(int(r) for r in rows), dtype=torch.long))
             remap = torch.full((self.num_classes,), -1, dtype=torch.long)
-            remap[rows] = torch.arange(len(rows))
-            self.rows, self.remap = rows.to(self.t.device), remap
-        if merged:
-            if remap is None:
-                remap = torch.arange(self.num_classes)
-            for cls, row in merged.items():
+            remap[ids] = torch.arange(len(ids))
+            for cls, row in (merged or {}).items():
                 remap[cls] = remap[row]
-            self.remap = remap
-        if self.remap is not None:
-            self.remap = self.remap.to(self.t.device)
+        self.rows = None if rows is None else ids.to(self.t.device)
+        self.remap = None if remap is None else remap.to(self.t.device)
         targets = sorted(set((merged or {}).values()))
         for name, sampler in self.samplers().items():
             try:
@@ -92,7 +86,7 @@ class ClassSubsetStrategy(Strategy):
                 sampler.restrict(None if data_classes is None else sorted(data_classes))
             except ValueError as err:
                 raise ConfigError(self.t.source, f"{self.name}: sampler '{name}' cannot draw "
-                                  f"from the {len(data_classes)} classes left: {err}",
+                                  f"from the classes left: {err}",
                                   fix="drop fewer classes or use a smaller batch") from None
         self.t.reset_loaders()
 
@@ -151,9 +145,8 @@ class DropClassStrategy(ClassSubsetStrategy):
         log.debug("DropClass: round %d at step %d keeps %d of %d classes", rnd, step,
                   len(kept), self.num_classes)
 
-    # The subset is a function of (seed, step): a resumed run recomputes it in before_step.
-    def state_dict(self) -> dict:
-        return {"round": self.round}
+    # Nothing to checkpoint: the subset is a function of (seed, step), so a resumed run
+    # (self.round None) recomputes it in its first before_step.
 
 
 import lidtool.train.dropadapt  # noqa: E402,F401  (registers the dropadapt strategy)

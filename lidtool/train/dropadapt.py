@@ -13,8 +13,11 @@ A round starts at step 0 and then every `period` steps. It computes
 with the head's margin-free logits (what inference scores: s * cos theta for the cosine
 heads, W e + b for softmax) of the model being trained, in eval mode, on each whole
 utterance (or its first `max_frames` prepared frames when > 0), and logs
-KL(p_average || uniform over the active rows). Then it drops `drop` classes of the
-remaining ones for good, by `mode`:
+KL(p_average || uniform over the active rows). (METHODS.md: the reference code sums the
+probabilities over the enrolment side of the trial list, the same ranking as this mean; its
+softmax is over the raw cosines, here over the head's logits as inference scores them, i.e.
+with the cosine heads' scale s, which can reorder classes whose means are close.) Then it
+drops `drop` classes of the remaining ones for good, by `mode`:
 
   drop       the least probable ones: their head rows leave the softmax and their
              utterances leave the batches (DropAdapt);
@@ -23,7 +26,8 @@ remaining ones for good, by `mode`:
              class of the first drop, set to the mean of the first drop's rows (every head
              tensor with one row per class: weight, bias) with its optimiser state (momentum,
              Adam moments) zeroed; classes dropped later join it and the row keeps training
-             (not re-initialised). The samplers draw the merged data as one class;
+             (not re-initialised). The samplers draw the merged data as one class. With
+             WMA on, the averaged model's copy of that row follows it gradually;
   random     D classes chosen at random (rng of (train.seed, round)): the Drop-Random control;
   data_only  the least probable ones lose their utterances but keep their rows (all rows
              stay in the softmax): the Drop-Only-Data control.
@@ -35,7 +39,8 @@ Baseline-more-steps control is the plain strategy from the same `model.init` for
 steps (a config, no code).
 
 What it writes: every train_log.jsonl row has `classes` (rows in the softmax); the row of a
-round's first step also has `round` and `kl_uniform`. exp/<sys>/dropadapt_rounds.json is
+round's first step (logged as "step": round step + 1, the steps done) also has `round` and
+`kl_uniform` (p_average measured before that step's drop). exp/<sys>/dropadapt_rounds.json is
 rewritten at every round (and on resume, cut to the checkpoint's rounds):
 
     {"mode": "drop", "period": P, "drop": D, "min_classes": 2, "num_classes": M,
@@ -62,7 +67,7 @@ import torch
 
 from lidtool.errors import ConfigError
 from lidtool.fileio import write_text_atomic
-from lidtool.inference.jobs import prepared_utterances
+from lidtool.features.reader import FeatureReader
 from lidtool.train.class_drop import ClassSubsetStrategy, check_period_drop, round_rng
 from lidtool.train.data import repeat_pad
 from lidtool.train.strategies import register_strategy
@@ -136,8 +141,7 @@ class DropAdaptStrategy(ClassSubsetStrategy):
             raise ConfigError(source, f"dropadapt.mode: '{self.mode}' is not one of "
                               f"{', '.join(MODES)}")
         self.min_classes = sec["min_classes"]
-        if isinstance(self.min_classes, bool) or not isinstance(self.min_classes, int) \
-                or not 1 <= self.min_classes < self.num_classes:
+        if not 1 <= self.min_classes < self.num_classes:      # an int (config.check_types)
             raise ConfigError(source, "dropadapt.min_classes must be an integer in "
                               f"[1, {self.num_classes - 1}], got {self.min_classes!r}")
         self.max_frames = int(sec["max_frames"])
@@ -160,15 +164,18 @@ class DropAdaptStrategy(ClassSubsetStrategy):
             raise ConfigError(source, "train.strategy=dropadapt needs the unlabelled "
                               "adaptation data: data.adapt_dir is not set",
                               fix="--override data.adapt_dir=<data dir with feats.scp>")
-        self.adapt = prepared_utterances(adapt_dir, int(cfg["data"]["cmn_window"]))
-        self.adapt.reader.dim = self.t.data.feat_dim
-        self.adapt.reader.dim_owner = "the training data has"
+        # as inference reads a test set: an utterance without voiced frames is kept whole
+        self.adapt = FeatureReader(adapt_dir, cmn_window=int(cfg["data"]["cmn_window"]),
+                                   dim=self.t.data.feat_dim, keep_unvoiced=True,
+                                   dim_owner="the training data has")
         if not len(self.adapt):
             raise ConfigError(source, f"data.adapt_dir {adapt_dir} has no utterances")
+        self.adapt.get(self.adapt.utts[0])      # a wrong feature dimension fails now
         self.remaining = list(range(self.num_classes))   # classes whose data is in use
         self.combined_row: int | None = None
         self.merged: list[int] = []                      # classes merged into combined_row
         self.rounds: list[dict] = []
+        self._round_metrics: dict = {}                   # logged with the round's step
 
     # -- the state of the drops -----------------------------------------------------------
     def active_rows(self) -> list[int] | None:
@@ -206,7 +213,8 @@ class DropAdaptStrategy(ClassSubsetStrategy):
         rnd = step // self.period
         rows = self.active_rows()
         rows_t = None if rows is None else torch.as_tensor(rows, device=self.t.device)
-        p = p_average(self.t.model, self.adapt, self.t.device, rows_t, self.max_frames)
+        utterances = ((utt, self.adapt.get(utt)) for utt in self.adapt.utts)
+        p = p_average(self.t.model, utterances, self.t.device, rows_t, self.max_frames)
         row_ids = np.arange(self.num_classes) if rows is None else np.asarray(rows)
         p_by_class = np.full(self.num_classes, np.nan)
         p_by_class[row_ids] = p
@@ -236,12 +244,11 @@ class DropAdaptStrategy(ClassSubsetStrategy):
     def write_rounds(self) -> None:
         if not self.t.dist.is_main:
             return
-        sec = self.cfg["dropadapt"]
         out = {"mode": self.mode, "period": self.period, "drop": self.drop,
                "min_classes": self.min_classes, "num_classes": self.num_classes,
                "combined_row": (None if self.combined_row is None
                                 else self.t.data.classes[self.combined_row]),
-               "max_frames": int(sec["max_frames"]), "rounds": self.rounds}
+               "max_frames": self.max_frames, "rounds": self.rounds}
         Path(self.t.exp_dir).mkdir(parents=True, exist_ok=True)
         write_text_atomic(Path(self.t.exp_dir) / ROUNDS_FILE, json.dumps(out, indent=1) + "\n")
 

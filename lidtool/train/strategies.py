@@ -40,8 +40,8 @@ output classes (default: the label table's classes) and `validator()` what valid
 Tools a strategy can use: `t.update(name, loss_fn)` (one optimiser update on the batch of
 sampler `name`, with gradient accumulation and mixed precision), `t.make_sampler(kind,
 name)`, `t.reset_loaders()`, `t.rebuild_optimizer(params, optim_cfg, sched_cfg, steps)`,
-`t.model.classifier.head.set_active_classes(ids)`, `model(x, labels, rows=ids)` (logits over
-the rows `ids` only, labels remapped; lidtool.losses.base), `sampler.restrict(ids)` and
+`t.model.classifier.head.set_active_classes(ids)` (mask) or `model(x, y, rows=ids)` (logits
+over the kept rows only, labels remapped; lidtool.losses.base), `sampler.restrict(ids)` and
 `sampler.merge(ids, into)`.
 """
 from __future__ import annotations
