@@ -147,6 +147,7 @@ def test_unkeyed_trials_score_without_metrics(sv, tmp_path):
     ("plda_untrained", "--backend: plda needs --train-embeddings and --train-utt2spk"),
     ("top_too_big", "--asnorm-top: 500 is not between 2 and the cohort size 400"),
     ("wrong_kind", "holds a cosine back-end, but --backend is plda"),
+    ("cohort_spk_alone", "--asnorm-cohort-utt2spk: needs --asnorm-cohort"),
 ])
 def test_errors_name_the_file_and_line_and_keep_outputs(sv, tmp_path, capsys, case, message):
     d, _, _, _ = sv
@@ -176,6 +177,8 @@ def test_errors_name_the_file_and_line_and_keep_outputs(sv, tmp_path, capsys, ca
         extra = ["--backend", "plda"]
     elif case == "top_too_big":
         extra = ["--asnorm-cohort", d / "train.scp", "--asnorm-top", 500]
+    elif case == "cohort_spk_alone":
+        extra = ["--asnorm-cohort-utt2spk", d / "train.utt2spk"]
     elif case == "wrong_kind":
         SvBackend.cosine().save(tmp_path / "cos.npz")
         extra = ["--load-backend", tmp_path / "cos.npz", "--backend", "plda"]

@@ -91,8 +91,10 @@ def get_backend(args):
         if not (args.train_embeddings and args.train_utt2spk):
             raise ConfigError("--backend", "plda needs --train-embeddings and --train-utt2spk "
                               "(or --load-backend)")
-        if args.lda_dim < 0 or args.plda_iters < 1:
-            raise ConfigError("--lda-dim", "--lda-dim must be >= 0 and --plda-iters >= 1")
+        if args.lda_dim < 0:
+            raise ConfigError("--lda-dim", f"must be >= 0 (0: no LDA), got {args.lda_dim}")
+        if args.plda_iters < 1:
+            raise ConfigError("--plda-iters", f"must be >= 1, got {args.plda_iters}")
         utts, X = read_vectors(args.train_embeddings)
         speakers = labels_for(utts, args.train_utt2spk, what="speaker")
         be = SvBackend.train_plda(X, speakers, lda_dim=args.lda_dim, iters=args.plda_iters,
@@ -120,6 +122,8 @@ def main(args):
     for opt in ("enrol_embeddings", "test_embeddings"):
         if not getattr(args, opt):
             raise ConfigError(f"--{opt.replace('_', '-')}", "is required with --trials")
+    if args.asnorm_cohort_utt2spk and not args.asnorm_cohort:
+        raise ConfigError("--asnorm-cohort-utt2spk", "needs --asnorm-cohort")
     trials = read_trials(args.trials)
     if args.metrics or args.det:
         is_target = trials.require_keys("--metrics/--det")

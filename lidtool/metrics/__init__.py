@@ -3,6 +3,7 @@
 - `scores`: read/write `<utt> <lang> <score>` files (`read_scores`, `write_scores`).
 - `detection`: pooled-trial ROC, EER (linear interpolation, tie-aware), minDCF.
 - `lid`: accuracy, OLR Cavg / min-Cavg (closed and open set), confusion counts.
+- `trials`: speaker-verification trial lists, trial score files, EER/minDCF per p_target.
 - `report`: `score_files(scores, utt2lang, langs=None)` -> dict of every metric.
 """
 from lidtool.metrics.detection import eer, min_dcf
