@@ -171,3 +171,21 @@ def test_same_seed_same_audio(corpus, tmp_path):
         assert np.array_equal(sf.read(wav_a[utt])[0], sf.read(wav_b[utt])[0]), utt
     assert (data / "test_sv" / "trials").read_text() == \
         (tmp_path / "data" / "test_sv" / "trials").read_text()
+
+
+@pytest.mark.parametrize("name, n_train", [("corpus.yaml", 1000), ("corpus_mini.yaml", 24)])
+def test_synth_sv_corpus_configs(name, n_train):
+    from pathlib import Path
+    conf = Path(__file__).resolve().parents[1] / "egs" / "synth_sv" / "conf" / name
+    cfg = load_config(conf)
+    train = plan_set(cfg, "train_sv")
+    assert len({(s.lang, s.speaker_index) for s in train}) == n_train
+    tests = {c: plan_set(cfg, c) for c in ("test_sv", "test_sv_channel")}
+    assert [(s.lang, s.speaker_index) for s in tests["test_sv"]] == \
+        [(s.lang, s.speaker_index) for s in tests["test_sv_channel"]]
+    assert {s.channel for s in tests["test_sv_channel"]} == {"heldout"}
+    for c, specs in tests.items():
+        s = cfg["sets"][c]
+        k = s["utts_per_speaker"]
+        pairs = s["speakers"] * k * (k - 1) // 2
+        assert s["trials"]["count"] * s["trials"]["target_fraction"] <= pairs

@@ -20,6 +20,7 @@ import numpy as np
 from lidtool.data.tables import read_table
 from lidtool.features.reader import FeatureReader
 from lidtool.metrics.detection import eer
+from lidtool.metrics.trials import read_trials
 
 
 def stats(data_dir: str) -> tuple[list[str], np.ndarray]:
@@ -50,15 +51,12 @@ def lda(x: np.ndarray, labels: list[str], dim: int) -> tuple[np.ndarray, np.ndar
 
 
 def cosine_eer(trials_path: str, utts: list[str], vecs: np.ndarray) -> float:
+    trials = read_trials(trials_path)
     vecs = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
     pos = {u: i for i, u in enumerate(utts)}
-    tar, non = [], []
-    with open(trials_path, encoding="utf-8") as f:
-        for line in f:
-            a, b, kind = line.split()
-            score = float(vecs[pos[a]] @ vecs[pos[b]])
-            (tar if kind == "target" else non).append(score)
-    return eer(tar, non)
+    scores = np.einsum("ij,ij->i", vecs[[pos[u] for u in trials.enrol]],
+                       vecs[[pos[u] for u in trials.test]])
+    return eer(scores[trials.is_target], scores[~trials.is_target])
 
 
 def main() -> None:
