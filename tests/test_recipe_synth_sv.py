@@ -51,9 +51,13 @@ def test_results_have_eers(recipe):
         cells = [c.strip() for c in row.strip("|").split("|")][1:]
         assert all(re.fullmatch(r"[+-]?\d+\.\d+", c) for c in cells), row
     exp = recipe / "exp_mini"
-    for fig in ("eer_vs_P", "eer_vs_D", "dropadapt_kl"):
+    for fig in ("eer_vs_P", "eer_vs_D", "dropadapt_kl", "dropadapt_eer"):
         assert (exp / "figures" / f"{fig}.png").stat().st_size > 1000
     assert (exp / "xvector_cosface" / "test_sv_channel" / "sv_cosine" / "det.png").is_file()
+    # one model per DropAdapt round (mini: a checkpoint every 5 of 20 steps), each scored
+    rounds = exp / "adapt_test_sv" / "dropadapt_drop" / "rounds"
+    assert sorted(p.name for p in rounds.iterdir()) == ["step10", "step15", "step20", "step5"]
+    assert (rounds / "step5" / "test_sv" / "sv_cosine" / "metrics.json").is_file()
 
 
 def test_rerun_skips(recipe):

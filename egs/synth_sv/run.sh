@@ -96,6 +96,17 @@ if in_range 8; then
   for sys in $table1; do score "$exp/$sys" $test_dirs; done
   for d in "$exp"/grid_*/xvector_cosface_dropclass; do score "$d" $test_dirs; done
   for c in $conds; do for sys in $adapt; do score "$exp/adapt_$c/$sys" "$data/$c"; done; done
+  # EER per DropAdapt round: each checkpoint of dropadapt_drop as a model of its own
+  for c in $conds; do
+    d=$exp/adapt_$c/dropadapt_drop
+    [ -f "$d/final.pt" ] || continue
+    for ck in "$d"/checkpoints/ckpt-*.pt; do
+      r=$d/rounds/step$(( 10#$(basename "$ck" .pt | sed 's/^ckpt-//') ))
+      [ -f "$r/final.pt" ] || { mkdir -p "$r"; lidtool model-from-checkpoint --model \
+        "$d/final.pt" "$ck" "$r/final.pt" 2> "$r/model.log" || die "see $r/model.log"; }
+      score "$r" "$data/$c"
+    done
+  done
 fi
 in_range 9 && local/make_results.py --exp "$exp" --data "$data" --heads "$heads" \
   --adapt "$adapt" --backend "${backends%% *}" --command "./run.sh ${orig_args[*]}" "$results"

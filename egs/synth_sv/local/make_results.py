@@ -7,7 +7,9 @@ Reads <exp>/<system>/<condition>/sv_<backend>/metrics.json (lidtool score-trials
   Table 1  EER / minDCF(0.01) per head, without and with DropClass, both conditions;
   Table 2  DropAdapt variants and controls per condition, EER and relative improvement over
            the un-adapted CosFace baseline;
-  figures  <exp>/figures/eer_vs_P.png, eer_vs_D.png, dropadapt_kl.png.
+  figures  <exp>/figures/eer_vs_P.png, eer_vs_D.png, dropadapt_kl.png (KL per round, every
+           variant) and dropadapt_eer.png (EER of dropadapt_drop's checkpoint of each round,
+           <exp>/adapt_<condition>/dropadapt_drop/rounds/step<N>; step 0 = the baseline).
 A missing metrics file is a '-' cell (a stage not run yet), never an error.
 
 usage: local/make_results.py --exp EXP --data DATA --heads 'softmax ..' --adapt 'a b'
@@ -116,6 +118,19 @@ def figures(exp: Path, adapt: list[str], backend: str) -> list[str]:
         write_lines_png(fig_dir / "dropadapt_kl.png", series, "DropAdapt round",
                         "KL(p_average || U)", "DropAdapt: KL to uniform per round")
         out.append(f"![dropadapt_kl]({fig_dir}/dropadapt_kl.png)")
+    series = {}
+    for c in CONDS:
+        base = metrics(exp / "xvector_cosface", c, backend)
+        xy = [(0, base)] + [(int(d.name[4:]), metrics(d, c, backend))
+                            for d in (exp / f"adapt_{c}" / "dropadapt_drop" / "rounds").glob(
+                                "step*")]
+        xy = sorted((x, 100 * m["eer"]) for x, m in xy if m is not None)
+        if len(xy) > 1:
+            series[c] = ([x for x, _ in xy], [y for _, y in xy])
+    if series:
+        write_lines_png(fig_dir / "dropadapt_eer.png", series, "adaptation step",
+                        "EER %", "DropAdapt (drop): EER at each round's checkpoint")
+        out.append(f"![dropadapt_eer]({fig_dir}/dropadapt_eer.png)")
     return out
 
 
