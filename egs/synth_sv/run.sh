@@ -35,7 +35,8 @@ help_message="usage: ./run.sh [options]
   --train-overrides 'K=V ..'  training config overrides for every system (e.g. the paper's
                               sizes: see conf/xvector_base.yaml)
   --corpus-overrides 'K=V ..' corpus config overrides, no spaces inside one (e.g.
-                              'sets.train_sv.speakers=5994'; a new corpus: use a new --data)
+                              'sets.train_sv.speakers=5994'; on an existing data/, remove
+                              data/.done first: make-corpus keeps the unchanged shards)
   --train-jobs N              systems trained at the same time (default $train_jobs)"
 orig_args=("$@")
 . utils/parse_options.sh
