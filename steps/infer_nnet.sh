@@ -9,6 +9,7 @@ nj=2
 num_threads=1
 device=auto
 embeddings=false
+scores=true
 layer=""
 help_message="usage: $0 [options] <model.pt> <data-dir> <out-dir> [<data-dir> <out-dir> ...]
 e.g.: $0 --nj 2 --embeddings true exp/resnet_wadcl/final.pt data/test_3s exp/resnet_wadcl/test_3s
@@ -24,10 +25,13 @@ options:
   --num-threads N    torch threads per job (default: $num_threads)
   --device DEV       auto|cpu|cuda (default: $device)
   --embeddings BOOL  also write xvector.scp (default: $embeddings)
+  --scores BOOL      write the class scores (default: $scores; false with --embeddings true:
+                     embeddings only, e.g. of a speaker model for verification)
   --layer NAME       embedding layer: pool|fcN|fcN_out (default: the model's)"
 . utils/parse_options.sh
 [ $# -ge 3 ] && [ $(( ($# - 1) % 2 )) -eq 0 ] || { echo "$help_message" >&2; exit 1; }
 require_cmd "$cmd"
+$scores || $embeddings || die "--scores false needs --embeddings true (nothing to write)"
 model=$1; shift
 [ -f "$model" ] || die "$model does not exist (run steps/train_nnet.sh)"
 
@@ -52,19 +56,21 @@ done
 logdir=${dirs[0]}/log
 opts=(--nj "$nj" --job JOB --device "$device" --num-threads "$num_threads")
 pairs=(); for i in "${!dirs[@]}"; do pairs+=("${datas[$i]}" "${dirs[$i]}/scores.JOB"); done
-log "scoring $n_all utterances of ${#dirs[@]} data dir(s) in $nj job(s) with $model;" \
-    "logs (with progress and ETA): $logdir/infer.*.log"
-$cmd --num-threads "$num_threads" JOB=1:"$nj" "$logdir/infer.JOB.log" \
-  lidtool infer "${opts[@]}" "$model" "${pairs[@]}"
-for i in "${!dirs[@]}"; do
-  data=${datas[$i]}; dir=${dirs[$i]}
-  n_in=$(wc -l < "$data/feats.scp")
-  for j in $(seq "$nj"); do cat "$dir/scores.$j"; done > "$dir/.scores.tmp"
-  mv "$dir/.scores.tmp" "$dir/scores"
-  rm -f "$dir"/scores.[0-9]*
-  n_out=$(cut -d' ' -f1 "$dir/scores" | uniq | wc -l)
-  [ "$n_out" -eq "$n_in" ] || die "scored $n_out utterances of $n_in in $data"
-done
+if $scores; then
+  log "scoring $n_all utterances of ${#dirs[@]} data dir(s) in $nj job(s) with $model;" \
+      "logs (with progress and ETA): $logdir/infer.*.log"
+  $cmd --num-threads "$num_threads" JOB=1:"$nj" "$logdir/infer.JOB.log" \
+    lidtool infer "${opts[@]}" "$model" "${pairs[@]}"
+  for i in "${!dirs[@]}"; do
+    data=${datas[$i]}; dir=${dirs[$i]}
+    n_in=$(wc -l < "$data/feats.scp")
+    for j in $(seq "$nj"); do cat "$dir/scores.$j"; done > "$dir/.scores.tmp"
+    mv "$dir/.scores.tmp" "$dir/scores"
+    rm -f "$dir"/scores.[0-9]*
+    n_out=$(cut -d' ' -f1 "$dir/scores" | uniq | wc -l)
+    [ "$n_out" -eq "$n_in" ] || die "scored $n_out utterances of $n_in in $data"
+  done
+fi
 
 if [ "$embeddings" = true ]; then
   lopt=(); [ -n "$layer" ] && lopt=(--layer "$layer")
@@ -84,5 +90,9 @@ for i in "${!dirs[@]}"; do
   data=${datas[$i]}; dir=${dirs[$i]}
   [ -f "$data/utt2lang" ] && cp "$data/utt2lang" "$dir/utt2lang"
   mark_done "$dir/.done"
-  log "wrote $dir/scores ($(cut -d' ' -f1 "$dir/scores" | uniq | wc -l) utterances)"
+  if $scores; then
+    log "wrote $dir/scores ($(cut -d' ' -f1 "$dir/scores" | uniq | wc -l) utterances)"
+  else
+    log "wrote $dir/xvector.scp ($(wc -l < "$dir/xvector.scp") utterances)"
+  fi
 done

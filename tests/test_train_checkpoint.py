@@ -150,3 +150,29 @@ def test_failed_checkpoint_save_says_so_and_keeps_the_previous_ones(tmp_path, da
     assert sorted(p.name for p in (tmp_path / "exp" / "checkpoints").iterdir()) == \
         [p.name for _, p in before]                     # no temp file left behind
     ckpt_io.load_checkpoint(before[-1][1])
+
+
+def test_model_from_checkpoint(tmp_path, data_dir):
+    t = _make(tmp_path, data_dir, ["train.steps=10", "train.keep_checkpoints=2",
+                                   "wma.enabled=false"], "exp")
+    t.train()
+    exp = tmp_path / "exp"
+    found = dict(ckpt_io.list_checkpoints(exp))
+    out = tmp_path / "step5.pt"
+    assert cli(["model-from-checkpoint", "--model", str(exp / "final.pt"), str(found[5]),
+                str(out)]) == 0
+    model, info = ckpt_io.load_model(out)
+    assert info["checkpoint_step"] == 5 and info["classes"] == t.data.classes
+    weights = ckpt_io.load_checkpoint(found[5])["model"]
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    final, _ = ckpt_io.load_model(exp / "final.pt")
+    assert not all(torch.equal(v, final.state_dict()[k]) for k, v in model.state_dict().items())
+    # a checkpoint of another run (another network) is refused, nothing written
+    other = _make(tmp_path, data_dir, ["train.steps=5", "wma.enabled=false",
+                                       "model.hidden=[8]"], "other")
+    other.train()
+    bad = tmp_path / "bad.pt"
+    with pytest.raises(CheckpointError, match="not a checkpoint of the run"):
+        ckpt_io.model_from_checkpoint(ckpt_io.latest_checkpoint(tmp_path / "other"),
+                                      exp / "final.pt", bad)
+    assert not bad.exists()

@@ -61,6 +61,19 @@ def test_base_config(tmp_path):
     assert cfg["train"]["steps"] == 20 and cfg["train"]["batch_size"] == 8
 
 
+def test_base_path_expands_environment_variables(tmp_path, monkeypatch):
+    (tmp_path / "templates").mkdir()
+    _write(tmp_path / "templates" / "t.yaml", "model: {name: tdnn}\ntrain: {steps: 7, batch_size: 3}\n")
+    p = _write(tmp_path / "v.yaml", "base: ${TEMPLATES}/t.yaml\ntrain: {steps: 9}\n")
+    monkeypatch.setenv("TEMPLATES", str(tmp_path / "templates"))
+    cfg = load_config(p)
+    assert cfg["train"]["steps"] == 9 and cfg["train"]["batch_size"] == 3
+    monkeypatch.delenv("TEMPLATES")
+    with pytest.raises(ConfigError, match="unset environment variable") as err:
+        load_config(p)
+    assert "v.yaml" in str(err.value)
+
+
 SYSTEMS = [f"{arch}_{sys}.yaml" for arch in ("resnet", "tdnn", "etdnn")
            for sys in ("rs", "bs", "xvector", "rs_wma", "bs_wma", "wadcl")]
 

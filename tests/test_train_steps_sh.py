@@ -59,6 +59,18 @@ def test_train_and_infer_scripts(tmp_path):
     assert (out2 / "scores").read_text() == (single / "scores").read_text()
     proc = _run(["steps/infer_nnet.sh", str(exp / "final.pt"), str(test2)])
     assert proc.returncode != 0 and "usage:" in proc.stderr
+    # embeddings only (speaker verification): the same vectors, no class scores
+    emb = tmp_path / "emb"
+    proc = _run(["steps/infer_nnet.sh", "--embeddings", "true", "--scores", "false",
+                 str(exp / "final.pt"), str(test2), str(emb)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (emb / "scores").exists() and f"wrote {emb}/xvector.scp (6 utterances)" in \
+        proc.stderr
+    assert [line.split()[0] for line in (emb / "xvector.scp").read_text().splitlines()] == \
+        [line.split()[0] for line in (out2 / "xvector.scp").read_text().splitlines()]
+    proc = _run(["steps/infer_nnet.sh", "--scores", "false", str(exp / "final.pt"),
+                 str(test2), str(tmp_path / "none")])
+    assert proc.returncode != 0 and "--scores false needs --embeddings true" in proc.stderr
 
 
 def test_train_script_errors(tmp_path):

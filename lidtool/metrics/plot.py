@@ -98,29 +98,38 @@ def write_curve_png(path, x_labels: Sequence[str], series: dict[str, Sequence[fl
                     xlabel: str = "", ylabel: str = "", title: str = "") -> None:
     """One line per series over the x positions (numeric labels are placed at their value,
     others evenly, in the given order); a None value leaves a gap."""
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
     try:
         xs = [float(x) for x in x_labels]
     except ValueError:
         xs = list(range(len(x_labels)))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    try:
-        for name, ys in series.items():
-            if len(ys) != len(xs):
-                raise ValueError(f"series '{name}' has {len(ys)} values for {len(xs)} x labels")
-            ax.plot(xs, [np.nan if y is None else y for y in ys], marker="o", label=name)
-        ax.set_xticks(xs, labels=list(x_labels))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-    finally:
-        plt.close(fig)
+    lines = {}
+    for name, ys in series.items():
+        if len(ys) != len(xs):
+            raise ValueError(f"series '{name}' has {len(ys)} values for {len(xs)} x labels")
+        lines[name] = (xs, [np.nan if y is None else y for y in ys])
+    write_lines_png(path, lines, xlabel, ylabel, title, xticks=(xs, list(x_labels)),
+                    legend_always=True)
+
+
+def write_lines_png(path, series: Mapping[str, tuple], xlabel: str, ylabel: str,
+                    title: str = "", xlog: bool = False, xticks: tuple | None = None,
+                    legend_always: bool = False) -> None:
+    """One marked line per entry of `series` (label -> (x values, y values)); `xticks` =
+    (positions, labels) replaces matplotlib's ticks."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for label, (x, y) in series.items():
+        ax.plot(list(x), list(y), marker="o", label=label)
+    if xlog:
+        ax.set_xscale("log")
+    if xticks is not None:
+        ax.set_xticks(xticks[0], labels=xticks[1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if len(series) > 1 or legend_always:
+        ax.legend(fontsize=8)
+    _save(fig, path)
+    plt.close(fig)

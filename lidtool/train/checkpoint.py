@@ -200,3 +200,23 @@ def load_model(path, device="cpu"):
                               f"{str(err).splitlines()[0]}") from None
     model.to(device).eval()
     return model, info
+
+
+def model_from_checkpoint(ckpt_path, model_path, out_path) -> int:
+    """Write `out_path`: the model file `model_path` of a run with the weights of that run's
+    training checkpoint `ckpt_path` instead of its final ones, so an intermediate state
+    (e.g. each round of an adaptation) can be scored like final.pt. Returns the step.
+    A checkpoint of another network or class list is a CheckpointError."""
+    info = load_file(model_path, MODEL_FORMAT)
+    ckpt = load_checkpoint(ckpt_path)
+    if ckpt["config"].get("model") != info.get("config", {}).get("model") or \
+            list(ckpt.get("classes", [])) != list(info.get("classes", [])):
+        raise CheckpointError(ckpt_path, f"is not a checkpoint of the run of {model_path} "
+                              "(network config or classes differ)")
+    if set(ckpt["model"]) != set(info["model"]):
+        raise CheckpointError(ckpt_path, f"its weights are not those of {model_path} "
+                              "(e.g. a WMA or averaged final model)")
+    info["model"] = {k: v.detach().cpu() for k, v in ckpt["model"].items()}
+    info["checkpoint_step"] = int(ckpt["step"])
+    save_file(out_path, info)
+    return int(ckpt["step"])

@@ -10,7 +10,8 @@ key; their consumers validate them.
 (`{train.steps: 60, model.channels: 32}`) applied first when `--mini` is given, so every
 system has a CPU-minute variant next to its full settings.
 
-`base: other.yaml` (a path relative to the config's folder) makes a config a variant of
+`base: other.yaml` (a path relative to the config's folder; `$VARS` are expanded, e.g.
+`${LIDTOOL_ROOT}/conf_templates/train/x.yaml`) makes a config a variant of
 another: the base is read first (recursively), then this file is merged into it key by key,
 except that a `model` or `head` section given here replaces the base's whole section (a
 TDNN variant of a ResNet system must not inherit ResNet options) and then also drops the
@@ -40,6 +41,7 @@ Keys whose defaults keep the behaviour of earlier versions (where they are docum
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import yaml
@@ -187,6 +189,16 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def _expand_base(base: str, path: Path) -> str:
+    """`base:` with $VARS expanded: `${LIDTOOL_ROOT}/conf_templates/...` (path.sh exports it)
+    finds a repository template from a recipe copied anywhere."""
+    expanded = os.path.expandvars(base)
+    if "$" in expanded:
+        raise ConfigError(path, f"base: '{base}' names an unset environment variable",
+                          fix="source the recipe's path.sh (it sets LIDTOOL_ROOT)")
+    return expanded
+
+
 def _read_with_base(path: Path, seen: tuple) -> dict:
     """The raw mapping of `path` with its `base:` chain resolved (no defaults yet)."""
     if path.resolve() in seen:
@@ -195,7 +207,8 @@ def _read_with_base(path: Path, seen: tuple) -> dict:
     base = data.pop("base", None)
     if base is None:
         return data
-    base_data = _read_with_base(path.parent / str(base), seen + (path.resolve(),))
+    base_data = _read_with_base(path.parent / _expand_base(str(base), path),
+                                seen + (path.resolve(),))
     for section in ("model", "head"):
         if section in data and base_data.get("mini"):
             base_data["mini"] = {k: v for k, v in base_data["mini"].items()

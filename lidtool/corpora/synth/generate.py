@@ -31,6 +31,8 @@ from lhotse.supervision import AlignmentItem
 import lidtool.corpora.synth.espeak  # noqa: F401 - imported (not initialised) before forks
 from lidtool.corpora.synth.isolate import run_isolated
 from lidtool.corpora.synth.sets import UttSpec, all_languages, plan_set, shards_of
+from lidtool.corpora.synth.speaker_sets import (is_speaker_set, make_sv_speaker,
+                                                speaker_set_fingerprint, trial_options)
 from lidtool.corpora.synth.speakers import make_speaker, split_variants, stable_int
 from lidtool.corpora.synth.text import (SentenceSampler, build_vocabulary, language_spec,
                                         load_vocabulary, save_vocabulary)
@@ -89,6 +91,8 @@ def resource_fingerprint(cfg: dict) -> str:
 
 def shard_fingerprint(cfg: dict, specs: list[UttSpec]) -> str:
     extra = set_fingerprint(cfg, specs[0].set) if specs else []
+    if specs and is_speaker_set(cfg["sets"][specs[0].set]):
+        extra = speaker_set_fingerprint(cfg, cfg["sets"][specs[0].set])
     return _digest([{k: v for k, v in cfg.items() if k != "sets"}, [vars(s) for s in specs]]
                    + ([extra] if extra else []))
 
@@ -152,7 +156,12 @@ class _Context:
     def speaker(self, spec: UttSpec):
         variants = self.test_variants if spec.role == "test" and self.test_variants \
             else self.train_variants
-        if uses_backends(self.cfg["sets"][spec.set]):
+        s = self.cfg["sets"][spec.set]
+        if is_speaker_set(s):
+            voice = language_spec(spec.lang, self.cfg["languages"]).voice
+            return make_sv_speaker(self.cfg, s, spec.lang, voice, spec.role,
+                                   spec.speaker_index, variants)
+        if uses_backends(s):
             key = (spec.set, spec.lang)
             if key not in self.pairs:
                 self.pairs[key] = candidates(self.cfg, spec.set, spec.lang)
@@ -349,6 +358,18 @@ def _word_phones(sup) -> list[list[str]]:
     return out
 
 
+def write_set_trials(set_dir: Path, opts: dict) -> None:
+    """trials, enroll.list, test.list of a speaker-mode test set (lidtool.data.trials)."""
+    from lidtool.data.datadir import DataDir
+    from lidtool.data.trials import make_trials, write_trials
+    d = DataDir(set_dir)
+    trials = make_trials(dict(d.utt2spk), int(opts["count"]), float(opts["target_fraction"]),
+                         int(opts["seed"]),
+                         utt2group=dict(d.utt2lang) if opts["same_lang_nontarget"] else None,
+                         where=set_dir / "utt2spk")
+    write_trials(set_dir, trials)
+
+
 def make_corpus(cfg: dict, corpus_dir, data_dir, *, sets: list[str] | None = None,
                 nj: int = 1) -> list[Path]:
     """Shards -> data/manifests/*.jsonl.gz -> Kaldi dirs data/<set> (validated) -> Kaldi
@@ -366,6 +387,9 @@ def make_corpus(cfg: dict, corpus_dir, data_dir, *, sets: list[str] | None = Non
         if not _is_done(marker, fp):
             recs, sups = write_manifests(cfg, corpus_dir, data_dir / "manifests", name)
             write_data_dir(recs, sups, data_dir / name)
+            trials = trial_options(cfg["sets"][name])
+            if trials is not None:
+                write_set_trials(data_dir / name, trials)
             write_text_atomic(marker, fp + "\n")
         s = cfg["sets"][name]
         if s.get("mode", "cut") == "sentence":

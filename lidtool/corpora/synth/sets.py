@@ -16,6 +16,8 @@ import numpy as np
 import yaml
 
 from lidtool.corpora.synth.channel import DEFAULT_CHANNELS
+from lidtool.corpora.synth.speaker_sets import (check_speaker_set, is_speaker_set,
+                                                plan_speaker_set)
 from lidtool.corpora.synth.speakers import DEFAULT_VARIANTS, stable_int
 from lidtool.corpora.synth.voices import check_set_keys
 from lidtool.errors import ConfigError
@@ -39,7 +41,9 @@ DEFAULTS = {
 SET_KEYS = {"langs", "proportions", "min_utts", "utts_per_lang", "speakers_per_lang", "role",
             "mode", "speech_s", "words", "channel", "speaker_offset",
             # multi-synthesizer sets (voices.py)
-            "synthesizers", "voices", "voice_transform", "heldout_synth_of", "skip_missing"}
+            "synthesizers", "voices", "voice_transform", "heldout_synth_of", "skip_missing",
+            # speaker mode (speaker_sets.py)
+            "speakers", "utts_per_speaker", "speaker_transform", "trials"}
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,9 @@ def check_config(cfg: dict, where: str) -> None:
             raise ConfigError(where, f"set '{name}' (mode cut) needs speech_s")
         if mode == "sentence" and "words" not in s:
             raise ConfigError(where, f"set '{name}' (mode sentence) needs words: [min, max]")
-        if "proportions" in s:
+        if is_speaker_set(s):
+            check_speaker_set(cfg, name, where)
+        elif "proportions" in s:
             if len(s["proportions"]) != len(s["langs"]) or "min_utts" not in s:
                 raise ConfigError(where, f"set '{name}': proportions need one value per "
                                   "language and min_utts")
@@ -152,6 +158,8 @@ def all_languages(cfg: dict) -> list[str]:
 
 def plan_set(cfg: dict, name: str) -> list[UttSpec]:
     s = cfg["sets"][name]
+    if is_speaker_set(s):
+        return plan_speaker_set(cfg, name)
     role = s.get("role", "train")
     mode = s.get("mode", "cut")
     n_spk = int(s.get("speakers_per_lang", 10))

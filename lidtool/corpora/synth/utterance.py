@@ -20,6 +20,7 @@ from lidtool.corpora.synth.isolate import IsolatedCrash, run_isolated
 from lidtool.corpora.synth.sets import UttSpec
 from lidtool.corpora.synth.speakers import Speaker, stable_int
 from lidtool.corpora.synth.text import SentenceSampler
+from lidtool.corpora.synth.spectral_transform import apply_spectral
 from lidtool.corpora.synth.voice_transform import apply_transform
 
 SR = 16000
@@ -186,7 +187,8 @@ def render(spec: UttSpec, speaker: Speaker, sampler: SentenceSampler, cfg: dict,
                               f"#{spec.index}); cannot build the lexicon")
     speech = resample_poly(syn.samples[:cut].astype(np.float64) / 32768.0, 320, 441)
     if transform is not None:
-        speech = apply_transform(speech, SR, transform)
+        spectral = transform.get("kind") == "spectral"
+        speech = (apply_spectral if spectral else apply_transform)(speech, SR, transform)
     y, info, lead, total = pad_and_channel(speech, spec, cfg, bank)
     align = _alignment(syn.phones, cut, lead, total)
     speech_s = sum(d for name, _, d in align if name != SIL)

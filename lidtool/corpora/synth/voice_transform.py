@@ -32,14 +32,19 @@ DEFAULT_TRANSFORM = {
 FRAME_MS = 5.0
 
 
+def merged_knobs(cfg: dict, section: str, defaults: dict) -> dict:
+    """`defaults` updated with the config's top-level `section:` entries (known keys only)."""
+    user = cfg.get(section) or {}
+    unknown = set(user) - set(defaults)
+    if unknown:
+        raise ConfigError(section, f"unknown knobs {sorted(unknown)}",
+                          fix=f"allowed: {sorted(defaults)}")
+    return {**defaults, **user}
+
+
 def transform_knobs(cfg: dict) -> dict:
     """DEFAULT_TRANSFORM updated with the config's top-level `voice_transform:` entries."""
-    user = cfg.get("voice_transform") or {}
-    unknown = set(user) - set(DEFAULT_TRANSFORM)
-    if unknown:
-        raise ConfigError("voice_transform", f"unknown knobs {sorted(unknown)}",
-                          fix=f"allowed: {sorted(DEFAULT_TRANSFORM)}")
-    return {**DEFAULT_TRANSFORM, **user}
+    return merged_knobs(cfg, "voice_transform", DEFAULT_TRANSFORM)
 
 
 def draw_transform(knobs: dict, rng: np.random.Generator) -> dict:

@@ -1,0 +1,1 @@
+../TEMPLATE/lid.sh

@@ -1,0 +1,74 @@
+"""egs/synth_sv: the mini recipe from a copy of run.sh + local/ + conf/, corpus to
+RESULTS_mini.md; its trial lists and its tables."""
+import re
+import subprocess
+
+import pytest
+
+from recipes import run_copied_recipe
+
+pytestmark = pytest.mark.slow
+CONDS = ("test_sv", "test_sv_channel")
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory, repo, pytestconfig):
+    return run_copied_recipe(repo, "synth_sv", tmp_path_factory.mktemp("egs"),
+                             ["--mini", "true"], pytestconfig)
+
+
+def table(path, name):
+    return dict(line.split(maxsplit=1) for line in (path / name).read_text().splitlines())
+
+
+def test_trial_lists(recipe):
+    data = recipe / "data_mini"
+    train_spk = set(table(data / "train_sv", "utt2spk").values())
+    spk = {c: table(data / c, "utt2spk") for c in CONDS}
+    assert set(spk["test_sv"].values()) == set(spk["test_sv_channel"].values())
+    assert not train_spk & set(spk["test_sv"].values())          # disjoint speakers
+    for c in CONDS:
+        trials = [line.split() for line in (data / c / "trials").read_text().splitlines()]
+        assert len(trials) == 80 and all(len(t) == 3 for t in trials)
+        n_target = sum(t[2] == "target" for t in trials)
+        assert n_target == 40
+        for a, b, kind in trials:
+            assert (kind == "target") == (spk[c][a] == spk[c][b])
+        assert (data / c / "feats.scp").is_file()
+
+
+def test_results_have_eers(recipe):
+    text = (recipe / "RESULTS_mini.md").read_text()
+    assert text.startswith("# egs/synth_sv results")
+    assert "./run.sh --mini true" in text
+    for head in ("Softmax", "CosFace (AM)", "SphereFace", "ArcFace (AAM)", "AdaCos"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {head} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert len(cells) == 8 and all(re.fullmatch(r"\d+\.\d+", c) for c in cells), row
+    for sys in ("dropadapt_drop", "dropadapt_combine", "dropadapt_random",
+                "dropadapt_data_only", "baseline_more_steps"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {sys} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert all(re.fullmatch(r"[+-]?\d+\.\d+", c) for c in cells), row
+    exp = recipe / "exp_mini"
+    for fig in ("eer_vs_P", "eer_vs_D", "dropadapt_kl", "dropadapt_eer"):
+        assert (exp / "figures" / f"{fig}.png").stat().st_size > 1000
+    assert (exp / "xvector_cosface" / "test_sv_channel" / "sv_cosine" / "det.png").is_file()
+    # one model per DropAdapt round (mini: a checkpoint every 5 of 20 steps), each scored
+    rounds = exp / "adapt_test_sv" / "dropadapt_drop" / "rounds"
+    assert sorted(p.name for p in rounds.iterdir()) == ["step10", "step15", "step20", "step5"]
+    assert (rounds / "step5" / "test_sv" / "sv_cosine" / "metrics.json").is_file()
+
+
+def test_rerun_skips(recipe):
+    mtime = (recipe / "exp_mini" / "xvector_cosface" / "final.pt").stat().st_mtime_ns
+    run = subprocess.run(["./run.sh", "--mini", "true", "--stage", "5"], cwd=recipe,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "is done; skipping" in run.stderr
+    assert (recipe / "exp_mini" / "xvector_cosface" / "final.pt").stat().st_mtime_ns == mtime
+
+
+def test_help(recipe):
+    run = subprocess.run(["./run.sh", "--help"], cwd=recipe, capture_output=True, text=True)
+    assert run.returncode == 0 and "--grid-p" in run.stdout
