@@ -96,22 +96,23 @@ if $loso; then
     --test-sets "$tests$loso_tests"
 fi
 
+# stage 7 of a study run (ablation, loso): conf/results_<study>.yaml with the reading
+# conf/<study>_reading.md under the table
+score_study() {  # <study> <results file> <title>
+  ./lid.sh --stage 7 --stop-stage 7 --tag "results_$1" --data "$data" --exp "$exp" \
+    --results-spec "conf/results_$1.yaml" --results "$2" \
+    --results-json "$exp/results_$1/results.json" \
+    --results-epilogue "conf/$1_reading.md" --results-title "$3"
+}
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   ./lid.sh --stage 7 --stop-stage 7 --tag results --data "$data" --exp "$exp" \
     --results-spec conf/results.yaml --results "$results" \
     --results-title "egs/synth_transfer results"
   if $ablation; then
-    ./lid.sh --stage 7 --stop-stage 7 --tag results_ablation --data "$data" --exp "$exp" \
-      --results-spec conf/results_ablation.yaml --results "$ablation_results" \
-      --results-json "$exp/results_ablation/results.json" \
-      --results-epilogue conf/ablation_reading.md \
-      --results-title "egs/synth_transfer ablation: which corpus knobs matter"
+    score_study ablation "$ablation_results" \
+      "egs/synth_transfer ablation: which corpus knobs matter"
   fi
   if $loso; then
-    ./lid.sh --stage 7 --stop-stage 7 --tag results_loso --data "$data" --exp "$exp" \
-      --results-spec conf/results_loso.yaml --results "$loso_results" \
-      --results-json "$exp/results_loso/results.json" \
-      --results-epilogue conf/loso_reading.md \
-      --results-title "egs/synth_transfer: leave one synthesizer out"
+    score_study loso "$loso_results" "egs/synth_transfer: leave one synthesizer out"
   fi
 fi
