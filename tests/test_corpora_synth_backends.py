@@ -266,3 +266,19 @@ def test_same_seed_same_multisynth_audio_with_more_jobs(multi, tmp_path):
     generate.make_corpus(again, tmp_path / "corpus", tmp_path / "data", nj=2)
     for name in MULTI["sets"]:
         assert_same_audio(root / "corpus", tmp_path / "corpus", name)
+
+
+@needs("flite")
+def test_only_the_sets_being_made_need_their_voices(tmp_path, monkeypatch):
+    """A set whose voice is not installed fails only when it is made (make-corpus --sets)."""
+    both = json.loads(json.dumps(MULTI))
+    both["sets"]["flite_only"] = {"langs": ["en-us"], "utts_per_lang": 1, "role": "test",
+                                  "speakers_per_lang": 1, "speech_s": 1.0,
+                                  "synthesizers": ["flite"]}
+    cfg = load_config(write_config(tmp_path, both))
+    monkeypatch.setattr(Festival, "missing", lambda self, voice: "festvox-fake")
+    with pytest.raises(MissingSynthesizer, match="festvox-fake"):
+        generate._check_voices(cfg)
+    with pytest.raises(MissingSynthesizer, match="festvox-fake"):
+        generate._check_voices(cfg, ["train"])
+    generate._check_voices(cfg, ["flite_only"])      # no festival voice needed

@@ -46,7 +46,7 @@ from lidtool.fileio import atomic_open, atomic_path, write_text_atomic
 log = logging.getLogger(__name__)
 
 
-def _check_voices(cfg: dict) -> None:
+def _check_voices(cfg: dict, sets: list[str] | None = None) -> None:
     from lidtool.corpora.synth.espeak import list_variants, list_voices
     voices, variants = list_voices(), list_variants()
     for lang in all_languages(cfg):
@@ -58,8 +58,10 @@ def _check_voices(cfg: dict) -> None:
     if missing:
         raise ConfigError("speakers.variants", f"espeak-ng has no variants {missing}",
                           fix="see `espeak-ng --voices=variant`")
-    for name, s in cfg["sets"].items():          # every other synthesizer voice installed
-        if uses_backends(s):
+    # every other synthesizer voice of the sets to make is installed (a set that is not made
+    # may need a voice that is not: e.g. an optional MBROLA test set)
+    for name, s in cfg["sets"].items():
+        if uses_backends(s) and (sets is None or name in sets):
             for lang in s["langs"]:
                 candidates(cfg, name, lang)
 
@@ -101,9 +103,10 @@ def _is_done(marker: Path, fingerprint: str) -> bool:
     return marker.is_file() and marker.read_text(encoding="utf-8").strip() == fingerprint
 
 
-def prepare_resources(cfg: dict, corpus_dir: Path) -> None:
-    """Vocabularies and the babble bank (deterministic; skipped when already there)."""
-    _check_voices(cfg)
+def prepare_resources(cfg: dict, corpus_dir: Path, sets: list[str] | None = None) -> None:
+    """Vocabularies and the babble bank (deterministic; skipped when already there); the
+    voices of `sets` (default all) are checked first."""
+    _check_voices(cfg, sets)
     stamp = Path(corpus_dir) / "resources.sha1"
     fp = resource_fingerprint(cfg)
     if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() != fp:
@@ -250,7 +253,7 @@ def generate_shards(cfg: dict, corpus_dir, sets: list[str] | None = None, nj: in
     for name in names:
         if name not in cfg["sets"]:
             raise ConfigError("sets", f"unknown set '{name}'", fix=f"one of {list(cfg['sets'])}")
-    prepare_resources(cfg, corpus_dir)
+    prepare_resources(cfg, corpus_dir, names)
     tasks = []
     for name in names:
         for k, specs in enumerate(shards_of(plan_set(cfg, name), int(cfg["shard_size"]))):

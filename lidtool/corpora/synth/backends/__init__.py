@@ -7,7 +7,8 @@ from __future__ import annotations
 from lidtool.corpora.synth.backends.base import (MissingSynthesizer, Rendering, Synthesizer,
                                                  base_lang)
 from lidtool.corpora.synth.backends.espeak_ng import EspeakNG
-from lidtool.corpora.synth.backends.external import Festival, Flite, Mbrola
+from lidtool.corpora.synth.backends.external import Festival, Flite
+from lidtool.corpora.synth.backends.mbrola import Mbrola
 from lidtool.errors import ConfigError
 
 SYNTHESIZERS = {cls.name: cls for cls in (EspeakNG, Mbrola, Festival, Flite)}

@@ -1,14 +1,10 @@
-"""Synthesizers run as programs: Festival (text2wave, Debian festvox-* voices), flite, and
-MBROLA diphone voices through the espeak-ng program (mb-* voices).
+"""Synthesizers run as programs: Festival (text2wave, Debian festvox-* voices) and flite
+(MBROLA, which runs two programs, is in backends/mbrola.py).
 
-Each writes a WAV file that is read back; none reports usable phone timings (espeak-ng's
-events for MBROLA voices are counted at its own 22050 Hz while MBROLA speaks at 16 kHz, so
-they are not used). MBROLA needs the non-free `mbrola` program and `mbrola-<voice>` data
-packages (tools/install.sh --mbrola true); a corpus that does not list `mbrola` never needs
-them. Festival's voices
+Each writes a WAV file that is read back; none reports phone timings. Festival's voices
 read their own 8-bit encodings (Czech ISO-8859-2, Finnish/Italian/Catalan ISO-8859-1), so the
 text is re-encoded per voice; words the encoding cannot hold make the utterance fail loudly.
-Per-speaker settings: a duration stretch (Festival, flite) or espeak's rate and pitch (MBROLA).
+Per-speaker settings: a duration stretch.
 """
 from __future__ import annotations
 
@@ -42,22 +38,11 @@ FESTIVAL_VOICES = {
     "te": [("telugu_NSK_diphone", "telugu", "festvox-te-nsk", "utf-8")],
 }
 FLITE_VOICES = {"en": ["kal16", "awb", "rms", "slt"]}
-# language (ISO 639-1) -> espeak-ng mb-* voices (see espeak-ng-data/voices/mb)
-MBROLA_VOICES = {
-    "en": ["mb-en1", "mb-us1", "mb-us2", "mb-us3"],
-    "es": ["mb-es1", "mb-es2", "mb-es3", "mb-es4"],
-    "it": ["mb-it3", "mb-it4"],
-    "cs": ["mb-cz2"],
-    "de": ["mb-de1", "mb-de2", "mb-de4", "mb-de5", "mb-de6", "mb-de7"],
-    "fr": ["mb-fr1", "mb-fr2", "mb-fr4"],
-    "pt": ["mb-br1", "mb-br3", "mb-br4", "mb-pt1"],
-    "pl": ["mb-pl1"],
-}
-MBROLA_DIR = Path("/usr/share/mbrola")
 TIMEOUT_S = 120
 
 
-def _run(cmd: list[str], where: str, text: str) -> None:
+def run_program(cmd: list[str], where: str, text: str) -> bytes:
+    """Run a synthesizer program; its stdout, or an AudioError naming the text."""
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -65,6 +50,7 @@ def _run(cmd: list[str], where: str, text: str) -> None:
     if proc.returncode != 0:
         raise AudioError(where, f"{cmd[0]} exited with {proc.returncode} for text "
                          f"{text[:60]!r}: {proc.stderr.decode(errors='replace')[-300:]}")
+    return proc.stdout
 
 
 def _read_wav(path: Path, where: str, text: str) -> tuple[np.ndarray, int]:
@@ -84,7 +70,7 @@ def _render_program(name: str, text_bytes: bytes, command, where: str, text: str
     with tempfile.TemporaryDirectory(prefix=f"lidtool-{name}-") as tmp:
         src, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
         src.write_bytes(text_bytes)
-        _run(command(str(src), str(out)), where, text)
+        run_program(command(str(src), str(out)), where, text)
         x, sr = _read_wav(out, where, text)
     return Rendering(x, sr)
 
@@ -155,31 +141,4 @@ class Flite(Synthesizer):
             "flite", text.encode("utf-8"), lambda src, out: [
                 "flite", "-voice", voice, "--setf", f"duration_stretch={stretch}",
                 "-f", src, "-o", out],
-            where, text)
-
-
-class Mbrola(Synthesizer):
-    name = "mbrola"
-
-    def voices(self, lang: str) -> list[str]:
-        return list(MBROLA_VOICES.get(base_lang(lang), []))
-
-    def missing(self, voice: str) -> str | None:
-        data = voice.removeprefix("mb-")
-        if shutil.which("espeak-ng") is None:
-            return "espeak-ng"
-        if shutil.which("mbrola") is None or not (MBROLA_DIR / data / data).is_file():
-            return f"mbrola mbrola-{data} (non-free: tools/install.sh --mbrola true)"
-        return None
-
-    def draw_params(self, rng, cfg):
-        rate, pitch = cfg.get("rate", (130, 230)), cfg.get("pitch", (20, 80))
-        return {"rate": int(round(rng.uniform(*rate))), "pitch": int(round(rng.uniform(*pitch)))}
-
-    def render(self, text: str, voice: str, params: dict) -> Rendering:
-        where = f"espeak-ng MBROLA voice '{voice}'"
-        return _render_program(
-            "mbrola", text.encode("utf-8"), lambda src, out: [
-                "espeak-ng", "-v", voice, "-s", str(params.get("rate", 170)),
-                "-p", str(params.get("pitch", 50)), "-w", out, "-f", src],
             where, text)
