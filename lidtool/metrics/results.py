@@ -6,6 +6,8 @@ renders markdown. Nothing here accepts a number from anywhere but a score file o
 log. Reference numbers from a paper may be given for one purpose only: an automatic
 comparison of the *ordering* of systems (pairs ranked the same way, Kendall's tau), printed
 under the table, so a reader sees at once where a run agrees with the paper and where not.
+A spec may `include:` other specs (their tables come first), so a variant of a recipe adds
+tables without copying the others.
 """
 from __future__ import annotations
 
