@@ -49,6 +49,7 @@ for data in "$@"; do
     "lidtool make-trials $data)"
 done
 mkdir -p "$dir/log"
+lock_dir "$dir"
 write_rerun_cmd "$dir/sv" "$0" "${orig_args[@]}"
 
 pairs=()

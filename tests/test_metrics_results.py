@@ -87,6 +87,29 @@ def test_bad_spec_is_a_config_error(tmp_path):
         load_specs(tmp_path / "r.yaml")
 
 
+def test_include_puts_the_included_tables_first(tmp_path):
+    """A spec's `include:` list (paths relative to it) contributes its tables before the
+    spec's own; a missing file and a cycle are config errors naming the spec."""
+    table = {"systems": ["a"], "conditions": ["c"], "metrics": ["accuracy"]}
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "base.yaml").write_text(yaml.safe_dump(
+        {"tables": [dict(table, title="T1"), dict(table, title="T2")]}))
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(
+        {"include": ["sub/base.yaml"], "tables": [dict(table, title="T3")]}))
+    assert [s.title for s in load_specs(tmp_path / "r.yaml")] == ["T1", "T2", "T3"]
+    (tmp_path / "only.yaml").write_text(yaml.safe_dump({"include": ["r.yaml"]}))
+    assert [s.title for s in load_specs(tmp_path / "only.yaml")] == ["T1", "T2", "T3"]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"include": ["nope.yaml"]}))
+    with pytest.raises(ConfigError, match=r"nope.yaml: cannot read results spec"):
+        load_specs(tmp_path / "bad.yaml")
+    (tmp_path / "loop.yaml").write_text(yaml.safe_dump({"include": ["loop.yaml"]}))
+    with pytest.raises(ConfigError, match=r"loop.yaml: results spec includes itself"):
+        load_specs(tmp_path / "loop.yaml")
+    (tmp_path / "empty.yaml").write_text(yaml.safe_dump({"include": []}))
+    with pytest.raises(ConfigError, match=r"expected a mapping with a 'tables' list"):
+        load_specs(tmp_path / "empty.yaml")
+
+
 def test_make_results_cli(tmp_path):
     _setup(tmp_path, {"s": 0})
     (tmp_path / "r.yaml").write_text(yaml.safe_dump({"tables": [

@@ -7,10 +7,13 @@
 #   ./run.sh                              every stage, corpus to RESULTS.md
 #   ./run.sh --stage 5 --stop-stage 7     re-enter anywhere; finished work is skipped
 #   ./run.sh --mini true                  the whole recipe on a tiny corpus, in minutes
+#   ./run.sh --corpus espeak              the former espeak-only corpus (data_espeak/,
+#                                         exp_espeak/, RESULTS_espeak.md)
 #   ./run.sh --lt-systems "resnet_bs resnet_wadcl" --nj 4
 #
 # Stages:
-#   0  corpus: synthesise speech (espeak-ng) -> lhotse manifests + Kaldi data dirs
+#   0  corpus: synthesise speech (espeak-ng, Festival, flite, MBROLA where installed; per-
+#      speaker voice transforms) -> lhotse manifests + Kaldi data dirs
 #   1  validate every data dir; corpus statistics (hours/utterances, duration histogram);
 #      with --olr-systems: train_olr_sp = train_olr speed-perturbed 0.9/1.0/1.1 + volume
 #   2  features: 20-dim MFCC + 3-dim pitch (conf/mfcc_pitch.conf) and energy VAD
@@ -32,7 +35,8 @@ stop_stage=100
 nj=2
 mini=false
 seed=1
-corpus_config=conf/corpus.yaml
+corpus=multisynth
+corpus_config=""
 feat_config=conf/mfcc_pitch.conf
 vad_config=conf/vad.conf
 ivector_config=conf/ivector.yaml
@@ -49,8 +53,17 @@ help_message="usage: ./run.sh [options]
 options:
   --stage N / --stop-stage N   run stages N..M only (default 0..100)
   --nj N                       parallel jobs (default 2)
-  --mini true|false            tiny corpus and models; data_mini/, exp_mini/ (default false)
-  --corpus-config FILE         corpus sizes and difficulty (default conf/corpus.yaml)
+  --mini true|false            tiny corpus and models; data_mini/, exp_mini/, RESULTS_mini.md
+                               (data_mini_espeak/... with --corpus espeak) (default false)
+  --corpus multisynth|espeak   the built-in corpus: multisynth = every synthesizer that
+                               speaks a language, per-speaker voice transforms, and the
+                               held-out-synthesizer OLR tests (conf/corpus.yaml,
+                               conf/results.yaml; data/, exp/, RESULTS.md); espeak = the
+                               former espeak-only corpus (conf/corpus_espeak.yaml,
+                               conf/results_espeak.yaml; data_espeak/, exp_espeak/,
+                               RESULTS_espeak.md) (default multisynth)
+  --corpus-config FILE         corpus YAML instead of the --corpus one (its sets must be
+                               those of that variant)
   --seed N                     seed of the volume perturbation of train_olr_sp (default 1)
   --feat-config FILE           feature config (default conf/mfcc_pitch.conf)
   --vad-config FILE            VAD config (default conf/vad.conf)
@@ -76,12 +89,35 @@ orig_args=("$@")
 . utils/parse_options.sh
 check_stage_range "$stage" "$stop_stage" 7
 
+# Each corpus variant has its own data, exp and RESULTS names, so both can live side by side.
+lt_tests="test_3s test_10s test_30s"
+olr_tests="test_1s test_channel test_openset"
+case $corpus in
+  multisynth) sfx=""; olr_tests+=" test_olr_synth test_olr_heldout_synth" ;;
+  espeak) sfx=_espeak ;;
+  *) die "--corpus must be multisynth or espeak, not '$corpus'" ;;
+esac
+results_spec=conf/results$sfx.yaml
+reading=conf/results_reading$sfx.md
 if $mini; then
-  data=data_mini; exp=exp_mini; results=RESULTS_mini.md
-  [ "$corpus_config" = conf/corpus.yaml ] && corpus_config=conf/corpus_mini.yaml
+  data=data_mini$sfx; exp=exp_mini$sfx; results=RESULTS_mini$sfx.md
+  [ -n "$corpus_config" ] || corpus_config=conf/corpus${sfx}_mini.yaml
   ivector_config=conf/ivector_mini.yaml
 else
-  data=data; exp=exp; results=RESULTS.md
+  data=data$sfx; exp=exp$sfx; results=RESULTS$sfx.md
+  [ -n "$corpus_config" ] || corpus_config=conf/corpus$sfx.yaml
+fi
+[ -f "$corpus_config" ] || die "corpus config $corpus_config does not exist"
+# A finished corpus is never remade (stage 0 skips), so a data dir made from another config
+# (e.g. data/ of the espeak-only default of earlier versions) would silently be reused.
+if [ -f "$data/.corpus.done" ]; then
+  [ -f "$data/corpus_config.yaml" ] || die "$data holds a corpus made before stage 0" \
+    "recorded its config (the espeak-only default of earlier versions?): remove $data and" \
+    "$exp, or keep them for --corpus espeak: move them to ${data%_espeak}_espeak and" \
+    "${exp%_espeak}_espeak and copy the config they were made from there as corpus_config.yaml"
+  cmp -s "$data/corpus_config.yaml" "$corpus_config" || die "$data was made from another" \
+    "corpus config than $corpus_config (see $data/corpus_config.yaml): use the --corpus /" \
+    "--corpus-config it was made with, or remove $data and $exp"
 fi
 # Long-tailed systems: stage-2 features, or bottleneck features under $exp/bnf.
 case $lt_feats in
@@ -89,8 +125,6 @@ case $lt_feats in
   bnf) bnf=true; ltexp=$exp/bnf; results=${results%.md}_bnf.md ;;
   *) die "--lt-feats must be mfcc_pitch or bnf, not '$lt_feats'" ;;
 esac
-lt_tests="test_3s test_10s test_30s"
-olr_tests="test_1s test_channel test_openset"
 mkdir -p "$exp"
 write_rerun_cmd "$exp" ./run.sh "${orig_args[@]}"
 
@@ -117,15 +151,17 @@ if [ -n "$olr_systems" ]; then
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
-  # The hand-written readings belong to the recorded runs: results_reading.md to RESULTS.md,
-  # results_bnf_note.md to RESULTS_bnf.md; the mini setting gets a note that it is a toy.
+  # The hand-written readings belong to the recorded runs: results_reading_espeak.md to the
+  # espeak-only corpus's run (the committed RESULTS.md), results_reading.md (written after
+  # the first full run on the default corpus) to RESULTS.md, results_bnf_note.md to
+  # RESULTS_bnf.md; the mini setting gets a note that it is a toy.
   notes=()
   if $mini; then notes=(--results-preamble conf/results_mini_note.md)
   elif $bnf; then notes=(--results-preamble conf/results_bnf_note.md)
-  elif [ -f conf/results_reading.md ]; then notes=(--results-epilogue conf/results_reading.md)
+  elif [ -f "$reading" ]; then notes=(--results-epilogue "$reading")
   fi
   ./lid.sh --stage 7 --stop-stage 7 --tag results --data "$data" --exp "$exp" \
-    --results-spec conf/results.yaml --results "$results" --results-title "egs/synth_lid results" \
+    --results-spec "$results_spec" --results "$results" --results-title "egs/synth_lid results" \
     --results-dirs "exp=$ltexp olr_exp=$exp data=$data" --results-json "$ltexp/results.json" \
     "${notes[@]}"
 fi

@@ -9,7 +9,8 @@ from lidtool.metrics.results import load_specs, write_results
 
 
 def add_arguments(p):
-    p.add_argument("spec", help="YAML with a 'tables' list (see egs/synth_lid/conf/results.yaml)")
+    p.add_argument("spec", help="YAML with a 'tables' list and/or an 'include' list of other "
+                   "such specs (see egs/synth_lid/conf/results.yaml)")
     p.add_argument("out", help="markdown file to write, e.g. RESULTS.md")
     p.add_argument("--root", default=".", help="directory the spec's paths are relative to")
     p.add_argument("--command", default="",

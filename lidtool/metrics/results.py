@@ -6,6 +6,8 @@ renders markdown. Nothing here accepts a number from anywhere but a score file o
 log. Reference numbers from a paper may be given for one purpose only: an automatic
 comparison of the *ordering* of systems (pairs ranked the same way, Kendall's tau), printed
 under the table, so a reader sees at once where a run agrees with the paper and where not.
+A spec may `include:` other specs (their tables come first), so a variant of a recipe adds
+tables without copying the others.
 """
 from __future__ import annotations
 
@@ -81,16 +83,29 @@ class TableSpec:
                             self.group_train_utt2lang) if p]
 
 
-def load_specs(path) -> list[TableSpec | ValuesTableSpec]:
+def load_specs(path, _seen: tuple = ()) -> list[TableSpec | ValuesTableSpec]:
+    """The tables of a results spec: those of the specs its `include:` list names (paths
+    relative to it, in order), then its own `tables` (so a variant of a recipe adds tables
+    to another spec without copying it)."""
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(path, f"cannot read results spec: {err}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list):
-        raise ConfigError(path, "expected a mapping with a 'tables' list")
-    return [ValuesTableSpec.from_dict(t, str(path)) if "file" in t else
-            TableSpec.from_dict(t, str(path)) for t in doc["tables"]]
+    if not isinstance(doc, dict) or not isinstance(doc.get("tables", []), list) or \
+            not (doc.get("tables") or doc.get("include")):
+        raise ConfigError(path, "expected a mapping with a 'tables' list (or 'include')")
+    includes = doc.get("include", [])
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise ConfigError(path, "'include' must be a list of results spec files")
+    specs = []
+    for name in includes:
+        inc = path.parent / name
+        if inc.resolve() in _seen + (path.resolve(),):
+            raise ConfigError(path, f"results spec includes itself through {name}")
+        specs += load_specs(inc, _seen + (path.resolve(),))
+    return specs + [ValuesTableSpec.from_dict(t, str(path)) if "file" in t else
+                    TableSpec.from_dict(t, str(path)) for t in doc.get("tables", [])]
 
 
 def final_train_stats(log_path: Path, keys: list[str], tail: float = 0.1) -> dict[str, float]:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Stage 0 of egs/synth_lid (called by egs/TEMPLATE/lid.sh): synthesise the built-in corpus
-# with espeak-ng.
+# with espeak-ng and the other synthesizers the corpus config names.
 # Audio, shards and vocabularies go to <data>/synth; manifests to <data>/manifests; Kaldi
 # data dirs to <data>/<set>; the Mandarin lexicon to <data>/local/dict_cmn. Resumable:
-# finished shards are kept, so an interrupted run continues where it stopped.
+# finished shards are kept, so an interrupted run continues where it stopped. A finished
+# corpus records its config as <data-dir>/corpus_config.yaml (run.sh compares it).
 set -euo pipefail
 . utils/lib.sh
 
@@ -48,5 +49,9 @@ log "synthesising corpus ($corpus_config, nj=$nj) -> $data (log: $data/log/make_
 lidtool make-corpus --config "$corpus_config" --nj "$nj" --sets "$sets" "${override_args[@]}" \
   "$data/synth" "$data" 2> >(tee -a "$data/log/make_corpus.log" >&2) \
   || die "make-corpus failed; see $data/log/make_corpus.log (re-run resumes)"
-[ -z "$sets" ] && mark_done "$data/.corpus.done"
+if [ -z "$sets" ]; then
+  cp "$corpus_config" "$data/corpus_config.yaml.tmp" && mv "$data/corpus_config.yaml.tmp" \
+    "$data/corpus_config.yaml"
+  mark_done "$data/.corpus.done"
+fi
 log "corpus done: $(ls -d "$data"/*/wav.scp | wc -l) data dirs"
