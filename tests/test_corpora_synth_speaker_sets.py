@@ -189,3 +189,18 @@ def test_synth_sv_corpus_configs(name, n_train):
         k = s["utts_per_speaker"]
         pairs = s["speakers"] * k * (k - 1) // 2
         assert s["trials"]["count"] * s["trials"]["target_fraction"] <= pairs
+
+
+def test_changed_trial_options_rewrite_the_list_without_rerendering(corpus, tmp_path):
+    cfg, _ = corpus
+    cfg = config(tmp_path)
+    generate.make_corpus(cfg, tmp_path / "corpus", tmp_path / "data", sets=["test_sv"], nj=1)
+    trials = tmp_path / "data" / "test_sv" / "trials"
+    first = trials.read_text()
+    shards = {p: p.stat().st_mtime_ns for p in (tmp_path / "corpus").rglob("*")
+              if p.suffix in (".flac", ".wav")}
+    assert shards
+    cfg["sets"]["test_sv"]["trials"] = {**cfg["sets"]["test_sv"]["trials"], "seed": 7}
+    generate.make_corpus(cfg, tmp_path / "corpus", tmp_path / "data", sets=["test_sv"], nj=1)
+    assert trials.read_text() != first
+    assert {p: p.stat().st_mtime_ns for p in shards} == shards

@@ -14,7 +14,7 @@ layer (``hidden: []``: one linear layer to the languages, trained with cross-ent
       embedding_layer: pool
       init:                      # the pretrained encoder (a w2v_encoder final.pt)
         path: exp/pretrain/w2v_pre_25/final.pt
-        prefix_map: {"": backbone.encoder.}
+        prefix_map: {"encoder.": "backbone.encoder."}
 
 ``cls`` prepends a learned class token to the steps entering the first Transformer block
 and takes its output; the other kinds pool the encoder output over the unpadded steps

@@ -32,7 +32,8 @@ import lidtool.corpora.synth.espeak  # noqa: F401 - imported (not initialised) b
 from lidtool.corpora.synth.isolate import run_isolated
 from lidtool.corpora.synth.sets import UttSpec, all_languages, plan_set, shards_of
 from lidtool.corpora.synth.speaker_sets import (is_speaker_set, make_sv_speaker,
-                                                speaker_set_fingerprint, trial_options)
+                                                speaker_set_fingerprint, trial_options,
+                                                write_set_trials)
 from lidtool.corpora.synth.speakers import make_speaker, split_variants, stable_int
 from lidtool.corpora.synth.text import (SentenceSampler, build_vocabulary, language_spec,
                                         load_vocabulary, save_vocabulary)
@@ -361,18 +362,6 @@ def _word_phones(sup) -> list[list[str]]:
     return out
 
 
-def write_set_trials(set_dir: Path, opts: dict) -> None:
-    """trials, enroll.list, test.list of a speaker-mode test set (lidtool.data.trials)."""
-    from lidtool.data.datadir import DataDir
-    from lidtool.data.trials import make_trials, write_trials
-    d = DataDir(set_dir)
-    trials = make_trials(dict(d.utt2spk), int(opts["count"]), float(opts["target_fraction"]),
-                         int(opts["seed"]),
-                         utt2group=dict(d.utt2lang) if opts["same_lang_nontarget"] else None,
-                         where=set_dir / "utt2spk")
-    write_trials(set_dir, trials)
-
-
 def make_corpus(cfg: dict, corpus_dir, data_dir, *, sets: list[str] | None = None,
                 nj: int = 1) -> list[Path]:
     """Shards -> data/manifests/*.jsonl.gz -> Kaldi dirs data/<set> (validated) -> Kaldi
@@ -385,12 +374,15 @@ def make_corpus(cfg: dict, corpus_dir, data_dir, *, sets: list[str] | None = Non
         marker = data_dir / name / ".corpus.done"
         recs, sups = (data_dir / "manifests" / f"synth_{kind}_{name}.jsonl.gz"
                       for kind in ("recordings", "supervisions"))
-        fp = _digest([shard_fingerprint(cfg, specs) for specs in
-                      shards_of(plan_set(cfg, name), int(cfg["shard_size"]))])
+        fp = [shard_fingerprint(cfg, specs) for specs in
+              shards_of(plan_set(cfg, name), int(cfg["shard_size"]))]
+        trials = trial_options(cfg["sets"][name])
+        # the trial options join the data dir's fingerprint (not the shards': a new trial
+        # list must not re-render audio); sets without trials keep their old fingerprint
+        fp = _digest(fp if trials is None else fp + [trials])
         if not _is_done(marker, fp):
             recs, sups = write_manifests(cfg, corpus_dir, data_dir / "manifests", name)
             write_data_dir(recs, sups, data_dir / name)
-            trials = trial_options(cfg["sets"][name])
             if trials is not None:
                 write_set_trials(data_dir / name, trials)
             write_text_atomic(marker, fp + "\n")

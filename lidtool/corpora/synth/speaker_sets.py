@@ -71,6 +71,18 @@ def trial_options(s: dict) -> dict | None:
     return {**TRIAL_DEFAULTS, **s["trials"]}
 
 
+def write_set_trials(set_dir, opts: dict) -> None:
+    """trials, enroll.list, test.list of a speaker-mode test set (lidtool.data.trials)."""
+    from lidtool.data.datadir import DataDir
+    from lidtool.data.trials import make_trials, write_trials
+    d = DataDir(set_dir)
+    trials = make_trials(dict(d.utt2spk), int(opts["count"]), float(opts["target_fraction"]),
+                         int(opts["seed"]),
+                         utt2group=dict(d.utt2lang) if opts["same_lang_nontarget"] else None,
+                         where=set_dir / "utt2spk")
+    write_trials(set_dir, trials)
+
+
 def plan_speaker_set(cfg: dict, name: str) -> list:
     from lidtool.corpora.synth.sets import UttSpec
     s = cfg["sets"][name]
