@@ -354,3 +354,25 @@ def test_conf_templates_train_in_mini_mode(tmp_path, repo):
             assert len(rounds["rounds"][-1]["kept"]) == 16 - 4
         if strategy == "dropclass":
             assert len(t.strategy.rows) == 16 - cfg["dropclass"]["drop"]
+
+
+def test_p_average_is_a_softmax_of_raw_cosines_for_margin_heads():
+    from lidtool.nnet.model import build_model
+    from lidtool.train.dropadapt import p_average
+    torch.manual_seed(0)
+    model = build_model({"name": "tdnn", "channels": 16, "stats_channels": 24, "hidden": [8]},
+                        {"name": "am_softmax", "scale": 30.0, "margin": 0.2}, 5, 4)
+    feats = [(f"u{i}", np.random.default_rng(i).normal(size=(40, 5)).astype(np.float32))
+             for i in range(3)]
+    rows = torch.tensor([0, 2, 3])
+    got = p_average(model, feats, "cpu", rows=rows)
+    model.eval()
+    with torch.no_grad():
+        want = [torch.softmax(model.classifier.head.cosine(model.classifier.head_input(
+            model.backbone(torch.from_numpy(f).unsqueeze(0))))[:, rows].double(), 1)[0]
+            for _, f in feats]
+    np.testing.assert_allclose(got, torch.stack(want).mean(0).numpy(), rtol=1e-9)
+    scaled = np.mean([torch.softmax(model(torch.from_numpy(f).unsqueeze(0), None,
+                                          rows=rows).double(), 1)[0].detach().numpy()
+                      for _, f in feats], axis=0)
+    assert not np.allclose(got, scaled)

@@ -8,15 +8,13 @@ permanently dropping the classes it finds least probable there.
 
 A round starts at step 0 and then every `period` steps. It computes
 
-    p_average = mean over the adaptation utterances of softmax(logits over the active rows)
+    p_average = mean over the adaptation utterances of softmax(scores over the active rows)
 
-with the head's margin-free logits (what inference scores: s * cos theta for the cosine
-heads, W e + b for softmax) of the model being trained, in eval mode, on each whole
-utterance (or its first `max_frames` prepared frames when > 0), and logs
+with the model being trained, in eval mode, on each whole utterance (or its first
+`max_frames` prepared frames when > 0), of the raw cosines for the cosine-margin heads (as
+the reference code; no scale s, no margin) and of the logits for softmax heads, and logs
 KL(p_average || uniform over the active rows). (METHODS.md: the reference code sums the
-probabilities over the enrolment side of the trial list, the same ranking as this mean; its
-softmax is over the raw cosines, here over the head's logits as inference scores them, i.e.
-with the cosine heads' scale s, which can reorder classes whose means are close.) Then it
+probabilities over the enrolment side of the trial list, the same ranking as this mean.) Then it
 drops `drop` classes of the remaining ones for good, by `mode`:
 
   drop       the least probable ones: their head rows leave the softmax and their
@@ -68,6 +66,7 @@ import torch
 from lidtool.errors import ConfigError
 from lidtool.fileio import write_text_atomic
 from lidtool.features.reader import FeatureReader
+from lidtool.losses.margins import CosineHead
 from lidtool.train.class_drop import ClassSubsetStrategy, check_period_drop, round_rng
 from lidtool.train.data import repeat_pad
 from lidtool.train.strategies import register_strategy
@@ -93,8 +92,7 @@ def p_average(model, utterances, device, rows: torch.Tensor | None = None,
                 feats = feats[:max_frames]
             feats = repeat_pad(feats, model.min_frames)
             x = torch.from_numpy(np.ascontiguousarray(feats)).unsqueeze(0).to(device)
-            logits = model(x) if rows is None else model(x, None, rows=rows)
-            p = torch.softmax(logits.double(), dim=1)[0]
+            p = torch.softmax(adaptation_scores(model, x, rows).double(), dim=1)[0]
             total = p if total is None else total + p
             count += 1
     finally:
@@ -102,6 +100,17 @@ def p_average(model, utterances, device, rows: torch.Tensor | None = None,
     if count == 0:
         raise ValueError("p_average needs at least one adaptation utterance")
     return (total / count).cpu().numpy()
+
+
+def adaptation_scores(model, x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """The scores p_average is a softmax of: the raw cosines for the cosine-margin heads
+    (the reference code's; their scale s would sharpen the softmax towards each utterance's
+    winner and can reorder classes whose means are close), the logits otherwise."""
+    head = model.classifier.head
+    if isinstance(head, CosineHead):
+        cos = head.cosine(model.classifier.head_input(model.backbone(x)))
+        return cos if rows is None else cos[:, rows]
+    return model(x) if rows is None else model(x, None, rows=rows)
 
 
 def kl_to_uniform(p) -> float:
