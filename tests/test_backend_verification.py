@@ -103,3 +103,17 @@ def test_wrong_dimension_and_bad_files(tmp_path):
     bad.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(CheckpointError, match=str(bad)):
         SvBackend.load(bad)
+
+
+def test_plda_without_lda_centres_before_the_length_norm(tmp_path):
+    _, X, spks = speaker_vectors(3, 60, 5, "t")
+    _, T, _ = speaker_vectors(4, 10, 3, "e")
+    shift = 25.0                        # a common offset must not change any score
+    a = SvBackend.train_plda(X, spks, lda_dim=0, iters=3)
+    b = SvBackend.train_plda(X + shift, spks, lda_dim=0, iters=3)
+    Sa = a.score_matrix(a.transform(T), 1, a.transform(T), 1)
+    Sb = b.score_matrix(b.transform(T + shift), 1, b.transform(T + shift), 1)
+    np.testing.assert_allclose(Sa, Sb, rtol=1e-6, atol=1e-6)
+    b.save(tmp_path / "be.npz")
+    c = SvBackend.load(tmp_path / "be.npz")
+    np.testing.assert_allclose(c.transform(T + shift), b.transform(T + shift))

@@ -56,7 +56,9 @@ class SvBackend:
         index = {s: i for i, s in enumerate(names)}
         y = np.array([index[s] for s in speakers], dtype=np.int64)
         lda = Lda(lda_dim).fit(X, y) if lda_dim else None
-        be = cls("plda", X.shape[1], lda=lda)
+        # without LDA (which centres) the length norm needs centred vectors, as Kaldi's
+        # ivector-subtract-global-mean before ivector-normalize-length
+        be = cls("plda", X.shape[1], lda=lda, mean=None if lda is not None else X.mean(0))
         Z = be.transform(X, where)
         be.plda = Plda.fit(Z, y, iters=iters)
         be.info = {"train_vectors": len(X), "train_speakers": len(names),
@@ -75,6 +77,8 @@ class SvBackend:
             return self._unit.apply(X if self.mean is None else X - self.mean)
         if self.lda is not None:
             X = self.lda.apply(X)
+        elif self.mean is not None:
+            X = X - self.mean
         return self._lnorm.apply(X)
 
     def models(self, groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
