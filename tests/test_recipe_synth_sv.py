@@ -62,12 +62,14 @@ def test_results_have_eers(recipe):
 
 
 def test_rerun_skips(recipe):
-    mtime = (recipe / "exp_mini" / "xvector_cosface" / "final.pt").stat().st_mtime_ns
-    run = subprocess.run(["./run.sh", "--mini", "true", "--stage", "5"], cwd=recipe,
-                         capture_output=True, text=True)
+    models = [recipe / "exp_mini" / d / "final.pt" for d in
+              ("xvector_cosface", "langid/lid_xvector", "langid/adapt/lid_dropadapt_drop")]
+    mtimes = [m.stat().st_mtime_ns for m in models]
+    run = subprocess.run(["./run.sh", "--mini", "true", "--lid", "true", "--stage", "5"],
+                         cwd=recipe, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "is done; skipping" in run.stderr
-    assert (recipe / "exp_mini" / "xvector_cosface" / "final.pt").stat().st_mtime_ns == mtime
+    assert [m.stat().st_mtime_ns for m in models] == mtimes
 
 
 def test_help(recipe):
