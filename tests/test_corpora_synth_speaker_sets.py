@@ -189,3 +189,20 @@ def test_synth_sv_corpus_configs(name, n_train):
         k = s["utts_per_speaker"]
         pairs = s["speakers"] * k * (k - 1) // 2
         assert s["trials"]["count"] * s["trials"]["target_fraction"] <= pairs
+
+
+@pytest.mark.parametrize("name, n_langs", [("corpus_lid.yaml", 8), ("corpus_lid_mini.yaml", 6)])
+def test_synth_sv_lid_corpus_configs(name, n_langs):
+    """run.sh --lid true: every language renderable; the test set a proper subset of the
+    training languages, with test-role (unseen) speakers, evenly spread."""
+    from pathlib import Path
+    cfg = load_config(Path(__file__).resolve().parents[1] / "egs" / "synth_sv" / "conf" / name)
+    generate._check_voices(cfg)                        # unknown languages / voices fail here
+    train, test = plan_set(cfg, "train_lid"), plan_set(cfg, "test_lid")
+    train_langs = Counter(s.lang for s in train)
+    test_langs = Counter(s.lang for s in test)
+    assert len(train_langs) == n_langs and len(set(train_langs.values())) == 1
+    assert set(test_langs) < set(train_langs) and len(test_langs) == 3
+    assert len(set(test_langs.values())) == 1
+    assert {cfg["sets"]["train_lid"]["role"], cfg["sets"]["test_lid"]["role"]} == \
+        {"train", "test"}
