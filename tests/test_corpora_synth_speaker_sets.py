@@ -204,3 +204,18 @@ def test_changed_trial_options_rewrite_the_list_without_rerendering(corpus, tmp_
     generate.make_corpus(cfg, tmp_path / "corpus", tmp_path / "data", sets=["test_sv"], nj=1)
     assert trials.read_text() != first
     assert {p: p.stat().st_mtime_ns for p in shards} == shards
+@pytest.mark.parametrize("name, n_langs", [("corpus_lid.yaml", 8), ("corpus_lid_mini.yaml", 6)])
+def test_synth_sv_lid_corpus_configs(name, n_langs):
+    """run.sh --lid true: every language renderable; the test set a proper subset of the
+    training languages, with test-role (unseen) speakers, evenly spread."""
+    from pathlib import Path
+    cfg = load_config(Path(__file__).resolve().parents[1] / "egs" / "synth_sv" / "conf" / name)
+    generate._check_voices(cfg)                        # unknown languages / voices fail here
+    train, test = plan_set(cfg, "train_lid"), plan_set(cfg, "test_lid")
+    train_langs = Counter(s.lang for s in train)
+    test_langs = Counter(s.lang for s in test)
+    assert len(train_langs) == n_langs and len(set(train_langs.values())) == 1
+    assert set(test_langs) < set(train_langs) and len(test_langs) == 3
+    assert len(set(test_langs.values())) == 1
+    assert {cfg["sets"]["train_lid"]["role"], cfg["sets"]["test_lid"]["role"]} == \
+        {"train", "test"}

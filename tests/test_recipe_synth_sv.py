@@ -1,5 +1,6 @@
-"""egs/synth_sv: the mini recipe from a copy of run.sh + local/ + conf/, corpus to
-RESULTS_mini.md; its trial lists and its tables."""
+"""egs/synth_sv: the mini recipe (with its language-ID part, --lid true) from a copy of
+run.sh + local/ + conf/, corpus to RESULTS_mini.md; its trial lists and its tables."""
+import json
 import re
 import subprocess
 
@@ -14,7 +15,7 @@ CONDS = ("test_sv", "test_sv_channel")
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, repo, pytestconfig):
     return run_copied_recipe(repo, "synth_sv", tmp_path_factory.mktemp("egs"),
-                             ["--mini", "true"], pytestconfig)
+                             ["--mini", "true", "--lid", "true"], pytestconfig)
 
 
 def table(path, name):
@@ -61,14 +62,48 @@ def test_results_have_eers(recipe):
 
 
 def test_rerun_skips(recipe):
-    mtime = (recipe / "exp_mini" / "xvector_cosface" / "final.pt").stat().st_mtime_ns
-    run = subprocess.run(["./run.sh", "--mini", "true", "--stage", "5"], cwd=recipe,
-                         capture_output=True, text=True)
+    models = [recipe / "exp_mini" / d / "final.pt" for d in
+              ("xvector_cosface", "langid/lid_xvector", "langid/adapt/lid_dropadapt_drop")]
+    mtimes = [m.stat().st_mtime_ns for m in models]
+    run = subprocess.run(["./run.sh", "--mini", "true", "--lid", "true", "--stage", "5"],
+                         cwd=recipe, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "is done; skipping" in run.stderr
-    assert (recipe / "exp_mini" / "xvector_cosface" / "final.pt").stat().st_mtime_ns == mtime
+    assert [m.stat().st_mtime_ns for m in models] == mtimes
 
 
 def test_help(recipe):
     run = subprocess.run(["./run.sh", "--help"], cwd=recipe, capture_output=True, text=True)
-    assert run.returncode == 0 and "--grid-p" in run.stdout
+    assert run.returncode == 0 and "--grid-p" in run.stdout and "--lid true|false" in run.stdout
+
+
+def test_lid_dropadapt(recipe):
+    """Table 3 has numbers for every system; DropAdapt kept min_classes (3) of the 6
+    training languages after its four rounds. Which 3 it keeps depends on a 30-step model,
+    so only that they are training languages is asserted (the full run's RESULTS.md shows
+    whether they are test_lid's)."""
+    data, exp = recipe / "data_mini" / "langid", recipe / "exp_mini" / "langid"
+    train_langs = set(table(data / "train_lid", "utt2lang").values())
+    test_langs = set(table(data / "test_lid", "utt2lang").values())
+    assert len(train_langs) == 6 and test_langs < train_langs and len(test_langs) == 3
+    assert not set(table(data / "train_lid", "utt2spk").values()) & \
+        set(table(data / "test_lid", "utt2spk").values())            # unseen speakers
+    rounds = json.loads((exp / "adapt" / "lid_dropadapt_drop" / "dropadapt_rounds.json")
+                        .read_text())["rounds"]
+    assert [r["rows"] for r in rounds] == [6, 5, 4, 3]
+    kept = rounds[-1]["kept"]
+    assert len(kept) == 3 and set(kept) < train_langs
+    text = (recipe / "RESULTS_mini.md").read_text()
+    assert "## Table 3 (beyond the paper): DropAdapt for language ID" in text
+    assert f"DropAdapt kept ({', '.join(kept)})" in text
+    for name in ("LID x-vector (not adapted)", "DropAdapt (drop)", "baseline-more-steps"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        # the 'kept' accuracy has no utterance to count if DropAdapt kept no test language
+        numeric = cells if set(kept) & test_langs else cells[:2]
+        assert len(cells) == 4 and all(re.fullmatch(r"\d+\.\d+", c) for c in numeric), row
+        acc, cavg = float(cells[0]), float(cells[1])
+        assert 0 <= acc <= 100 and 0 <= cavg <= 1
+    for sys in ("lid_xvector", "adapt/lid_dropadapt_drop", "adapt/lid_baseline_more_steps"):
+        scores = (exp / sys / "test_lid" / "scores").read_text().splitlines()
+        assert {line.split()[1] for line in scores} == train_langs   # every row scored

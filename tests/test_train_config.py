@@ -133,3 +133,25 @@ def test_xvector_sv_template_trains_in_mini_size(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "exp" / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert all(r["loss"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("mini, n_langs", [(False, 8), (True, 6)])
+def test_synth_sv_lid_configs(mini, n_langs, monkeypatch):
+    """run.sh --lid true: a language recogniser (utt2lang, class-balanced batches; the
+    speaker recipe's distinct-class sampler would need B languages); DropAdapt reaches
+    min_classes within its steps; the control trains as many steps without dropping."""
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("LIDTOOL_ROOT", str(root))           # as the recipe's path.sh does
+    conf = root / "egs" / "synth_sv" / "conf"
+    base = load_config(conf / "lid_xvector.yaml", mini=mini)
+    assert base["data"]["label_table"] == "utt2lang" and base["sampler"]["name"] == "balanced"
+    assert base["head"]["name"] == "softmax" and base["train"]["strategy"] == "plain"
+    drop = load_config(conf / "lid_dropadapt_drop.yaml", mini=mini)
+    ctrl = load_config(conf / "lid_baseline_more_steps.yaml", mini=mini)
+    assert drop["train"]["strategy"] == "dropadapt" and drop["dropadapt"]["mode"] == "drop"
+    assert ctrl["train"]["strategy"] == "plain"
+    assert drop["train"]["steps"] == ctrl["train"]["steps"]
+    assert drop["data"]["label_table"] == ctrl["data"]["label_table"] == "utt2lang"
+    da = drop["dropadapt"]
+    rounds = -(-drop["train"]["steps"] // da["period"])
+    assert 2 <= da["min_classes"] < n_langs <= da["min_classes"] + rounds * da["drop"]

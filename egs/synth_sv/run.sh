@@ -7,6 +7,9 @@
 # (5 heads, with and without DropClass), 6 DropClass grid (P at fixed D, D at fixed P),
 # 7 DropAdapt and controls from the CosFace baseline, per test condition, 8 verification
 # scoring (steps/score_sv.sh), 9 RESULTS tables and figures (local/make_results.py).
+# With --lid true also stage 10, language ID beyond the paper: an LID x-vector on the 8
+# languages of conf/corpus_lid.yaml (<data>/langid, <exp>/langid), DropAdapt of it to a test
+# set of 3 of those languages, scored (accuracy, minCavg) and added to RESULTS as Table 3.
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./path.sh
@@ -21,6 +24,7 @@ grid_p="100 500"            # DropClass periods besides 250 (at D = 500)
 grid_d="250 750"            # DropClass drops besides 500 (at P = 250)
 adapt="dropadapt_drop dropadapt_combine dropadapt_random dropadapt_data_only baseline_more_steps"
 backends=cosine
+lid=false
 train_overrides=""
 corpus_overrides=""
 train_jobs=$(( $(getconf _NPROCESSORS_ONLN) >= 2 ? 2 : 1 ))
@@ -37,10 +41,12 @@ help_message="usage: ./run.sh [options]
   --corpus-overrides 'K=V ..' corpus config overrides, no spaces inside one (e.g.
                               'sets.train_sv.speakers=5994'; on an existing data/, remove
                               data/.done first: make-corpus keeps the unchanged shards)
-  --train-jobs N              systems trained at the same time (default $train_jobs)"
+  --train-jobs N              systems trained at the same time (default $train_jobs)
+  --lid true|false            stage 10: DropAdapt for language ID (conf/corpus_lid.yaml,
+                              conf/lid_*.yaml; ~10 min more at full size; default $lid)"
 orig_args=("$@")
 . utils/parse_options.sh
-check_stage_range "$stage" "$stop_stage" 9
+check_stage_range "$stage" "$stop_stage" 10
 
 data=data; exp=exp; corpus=conf/corpus.yaml; results=RESULTS.md
 if $mini; then data=data_mini; exp=exp_mini; corpus=conf/corpus_mini.yaml; results=RESULTS_mini.md; fi
@@ -109,6 +115,26 @@ if in_range 8; then
     done
   done
 fi
-in_range 9 && local/make_results.py --exp "$exp" --data "$data" --heads "$heads" \
-  --adapt "$adapt" --backend "${backends%% *}" --command "./run.sh ${orig_args[*]}" "$results"
+lid_opts=()
+$lid && lid_opts=(--lid-exp "$exp/langid" --lid-data "$data/langid")
+write_results() {
+  local/make_results.py --exp "$exp" --data "$data" --heads "$heads" --adapt "$adapt" \
+    --backend "${backends%% *}" "${lid_opts[@]}" --command "./run.sh ${orig_args[*]}" "$results"
+}
+in_range 9 && write_results
+if $lid && in_range 10; then
+  # its own corpus, data and exp roots: the speaker sets and systems above stay as they are
+  ldata=$data/langid; lexp=$exp/langid; lcorpus=conf/corpus_lid.yaml
+  $mini && lcorpus=conf/corpus_lid_mini.yaml
+  log "stage 10: language ID ($lcorpus) -> $ldata, $lexp"
+  local/data.sh --nj "$nj" --corpus-config "$lcorpus" --trial-sets "" "$ldata"
+  lid --data "$ldata" --exp "$lexp" --tag langid --stage 1 --stop-stage 6 --train-set train_lid \
+    --test-sets test_lid --systems lid_xvector --train-overrides "$train_overrides"
+  lid --data "$ldata" --exp "$lexp/adapt" --tag langid_adapt --stage 5 --stop-stage 6 \
+    --train-set train_lid --test-sets test_lid \
+    --systems "lid_dropadapt_drop lid_baseline_more_steps" \
+    --train-overrides "$train_overrides model.init.path=$lexp/lid_xvector/final.pt
+                       data.adapt_dir=$ldata/test_lid"
+  write_results
+fi
 exit 0

@@ -2,14 +2,17 @@
 # Stage 0 of egs/synth_sv: synthesise the many-speaker corpus of conf/corpus.yaml with
 # espeak-ng (lidtool make-corpus, speaker mode) -> <data-dir>/{train_sv,test_sv,
 # test_sv_channel}; the two test sets hold their trial lists (trials, enroll.list,
-# test.list). Resumable: make-corpus keeps finished shards; a finished corpus is skipped.
+# test.list); --trial-sets names the sets that must have one ('' for the LID corpus,
+# conf/corpus_lid.yaml). Resumable: make-corpus keeps finished shards; a finished corpus is skipped.
 set -euo pipefail
 . utils/lib.sh
 
 nj=2
 corpus_config=conf/corpus.yaml
 overrides=""
-help_message="usage: local/data.sh [--nj N] [--corpus-config FILE] [--overrides 'K=V;K=V'] <data-dir>
+trial_sets="test_sv test_sv_channel"
+help_message="usage: local/data.sh [--nj N] [--corpus-config FILE] [--overrides 'K=V;K=V']
+                     [--trial-sets 'A B'] <data-dir>
 e.g.: local/data.sh --nj 2 --corpus-config conf/corpus_mini.yaml data_mini"
 . utils/parse_options.sh
 [ $# -eq 1 ] || { echo "$help_message" >&2; exit 1; }
@@ -23,9 +26,9 @@ IFS=';' read -r -a items <<< "$overrides"
 for o in "${items[@]}"; do [ -z "$o" ] || ovr+=(--override "$o"); done
 lidtool make-corpus --config "$corpus_config" "${ovr[@]}" --nj "$nj" "$data/corpus" "$data" \
   2> "$data/log/make_corpus.log" || die "make-corpus failed; see $data/log/make_corpus.log"
-for s in test_sv test_sv_channel; do
+for s in $trial_sets; do
   [ -s "$data/$s/trials" ] || die "$data/$s/trials is missing (the corpus config gives $s no trials:)"
 done
 mark_done "$data/.done"
 log "corpus: $(ls -d "$data"/*/wav.scp | wc -l) data dirs in $data;" \
-    "trials: $(cat "$data"/test_sv/trials "$data"/test_sv_channel/trials | wc -l)"
+    "trials: $(for s in $trial_sets; do cat "$data/$s/trials"; done | wc -l)"

@@ -10,10 +10,16 @@ Reads <exp>/<system>/<condition>/sv_<backend>/metrics.json (lidtool score-trials
   figures  <exp>/figures/eer_vs_P.png, eer_vs_D.png, dropadapt_kl.png (KL per round, every
            variant) and dropadapt_eer.png (EER of dropadapt_drop's checkpoint of each round,
            <exp>/adapt_<condition>/dropadapt_drop/rounds/step<N>; step 0 = the baseline).
+With --lid-exp/--lid-data (run.sh --lid true, stage 10) also
+  Table 3  language ID: accuracy and minCavg on <lid-data>/test_lid of the LID x-vector
+           (<lid-exp>/lid_xvector), its DropAdapt (drop) and baseline-more-steps
+           (<lid-exp>/adapt/<system>), from each system's test_lid/scores, over all the
+           training languages and over the adapted model's kept languages.
 A missing metrics file is a '-' cell (a stage not run yet), never an error.
 
 usage: local/make_results.py --exp EXP --data DATA --heads 'softmax ..' --adapt 'a b'
-                             [--backend cosine] [--command CMD] RESULTS.md
+                             [--backend cosine] [--lid-exp DIR --lid-data DIR]
+                             [--command CMD] RESULTS.md
 """
 from __future__ import annotations
 
@@ -134,6 +140,54 @@ def figures(exp: Path, adapt: list[str], backend: str) -> list[str]:
     return out
 
 
+LID_SYSTEMS = (("LID x-vector (not adapted)", "lid_xvector"),
+               ("DropAdapt (drop)", "adapt/lid_dropadapt_drop"),
+               ("baseline-more-steps", "adapt/lid_baseline_more_steps"))
+
+
+def lid_metrics(sys_dir: Path, utt2lang: Path, langs: list[str] | None) -> dict | None:
+    from lidtool.metrics.report import score_files
+    scores = sys_dir / "test_lid" / "scores"
+    return score_files(scores, utt2lang, langs) if scores.is_file() else None
+
+
+def kept_languages(sys_dir: Path) -> list[str] | None:
+    """The languages whose data the last DropAdapt round kept (None: not a DropAdapt run)."""
+    path = sys_dir / "dropadapt_rounds.json"
+    return json.loads(path.read_text())["rounds"][-1]["kept"] if path.is_file() else None
+
+
+def table3(lid_exp: Path, lid_data: Path) -> list[str]:
+    utt2lang = lid_data / "test_lid" / "utt2lang"
+    test_langs = sorted({l.split()[1] for l in utt2lang.read_text().splitlines()}) \
+        if utt2lang.is_file() else []
+    adapted = lid_exp / "adapt" / "lid_dropadapt_drop"
+    kept = kept_languages(adapted)
+    text = ["", "## Table 3 (beyond the paper): DropAdapt for language ID", "",
+            f"An LID x-vector trained on every language of train_lid, adapted by DropAdapt "
+            f"(drop) to the unlabelled utterances of test_lid ({', '.join(test_langs)}: "
+            "unseen speakers, a subset of the training languages), and the "
+            "baseline-more-steps control. 'all' = accuracy and minCavg with every training "
+            "language a target (the model's full softmax; Cavg's P_miss terms of languages "
+            "absent from test_lid are skipped, false alarms against them count); 'kept' = "
+            "the scores restricted to the languages DropAdapt kept "
+            f"({', '.join(kept) if kept else '-'}), the same for every row: accuracy over the "
+            "test utterances of those languages, and in minCavg the utterances of a test "
+            "language DropAdapt dropped are non-target trials only (open set).", "",
+            "| system | accuracy % (all) | minCavg (all) | accuracy % (kept) | minCavg (kept) |",
+            "|---|---:|---:|---:|---:|"]
+    for name, sub in LID_SYSTEMS:
+        cells = []
+        for restrict in (False, True):
+            m = None
+            if utt2lang.is_file() and (kept or not restrict):
+                m = lid_metrics(lid_exp / sub, utt2lang, kept if restrict else None)
+            cells += ["-", "-"] if m is None or m["accuracy"] is None else \
+                [f"{100 * m['accuracy']:.2f}", f"{m['min_cavg']:.4f}"]
+        text.append(f"| {name} | " + " | ".join(cells) + " |")
+    return text
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--exp", required=True)
@@ -141,6 +195,8 @@ def main() -> None:
     p.add_argument("--heads", required=True)
     p.add_argument("--adapt", required=True)
     p.add_argument("--backend", default="cosine")
+    p.add_argument("--lid-exp", help="exp dir of the LID part (run.sh --lid true)")
+    p.add_argument("--lid-data", help="data dir of the LID part")
     p.add_argument("--command", default="./run.sh")
     p.add_argument("results")
     args = p.parse_args()
@@ -162,6 +218,8 @@ def main() -> None:
     text += ["", "## Table 2: DropAdapt from the CosFace baseline, per test condition "
              "(adapted to that condition's unlabelled utterances)", ""]
     text += table2(exp, args.adapt.split(), args.backend)
+    if args.lid_exp:
+        text += table3(Path(args.lid_exp), Path(args.lid_data or f"{data}/langid"))
     figs = figures(exp, args.adapt.split(), args.backend)
     if figs:
         text += ["", "## Figures", ""] + figs
