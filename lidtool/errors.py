@@ -25,6 +25,11 @@ class InputError(LidtoolError):
             text += f" (fix: {fix})"
         super().__init__(text)
 
+    def __reduce__(self):
+        # a worker process's error reaches the pool as a pickle; the default reduce
+        # would call __init__ with the formatted text only, and the pool would hang
+        return (type(self), (self.path, self.reason, self.line, self.fix))
+
 
 class DataDirError(InputError):
     """A Kaldi data directory is malformed or inconsistent."""
