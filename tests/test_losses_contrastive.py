@@ -43,3 +43,19 @@ def test_contrastive_logits_match_direct_cosines():
         other = torch.nn.functional.cosine_similarity(c[b, m], y[b, neg[b, m, k]], dim=0) / 0.5
         assert torch.allclose(logits[b, m, 0], pos, atol=1e-5)
         assert torch.allclose(logits[b, m, k + 1], other, atol=1e-5)
+
+
+def test_identical_negatives_found_across_a_batch_with_repeats():
+    # targets drawn from a small codebook (as the quantiser's are): every negative whose
+    # vector equals its step's target is -inf, every other one finite
+    torch.manual_seed(2)
+    book = torch.randn(3, 5)
+    pick = torch.randint(0, 3, (4, 7))
+    y = book[pick]
+    c = torch.randn(4, 7, 5)
+    neg = torch.randint(0, 6, (4, 7, 5))
+    neg = neg + (neg >= torch.arange(7)[None, :, None])
+    logits = contrastive_logits(c, y, neg, 0.1)
+    same = pick.gather(1, neg.reshape(4, -1)).reshape(neg.shape) == pick.unsqueeze(2)
+    assert same.any() and (~same).any()
+    assert torch.equal(torch.isinf(logits[..., 1:]), same)

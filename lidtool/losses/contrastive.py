@@ -28,8 +28,12 @@ def contrastive_logits(c: torch.Tensor, y: torch.Tensor, negatives: torch.Tensor
     logits = torch.cat([sim.diagonal(dim1=1, dim2=2).unsqueeze(2),
                         sim.gather(2, negatives)], dim=2) / temperature
     with torch.no_grad():
-        equal = (y.unsqueeze(2) == y.unsqueeze(1)).all(dim=-1)          # [B, M, M]
-        same = equal.gather(2, negatives)
+        # identical targets share an id; comparing ids of the drawn negatives only needs
+        # [B, M, K] memory, where comparing vectors pairwise would need [B, M, M, D]
+        _, ids = torch.unique(y.reshape(-1, y.shape[-1]), dim=0, return_inverse=True)
+        ids = ids.reshape(y.shape[:2])
+        same = ids.gather(1, negatives.reshape(len(ids), -1)).reshape(negatives.shape) \
+            == ids.unsqueeze(2)
     if same.any():
         logits[..., 1:] = logits[..., 1:].masked_fill(same, float("-inf"))
     return logits
