@@ -91,3 +91,24 @@ def test_sphereface_lambda_follows_the_step_and_is_logged(tmp_path, data_dir):
     assert "margin" not in rows[0]
     model, _ = ckpt_io.load_model(tmp_path / "exp" / "final.pt")
     assert int(model.classifier.head.anneal_step) == 7
+
+
+def test_sphereface_from_model_init_continues_the_lambda_schedule(tmp_path, data_dir):
+    opts = ["head.name=sphereface", "head.lambda_gamma=1.0", "head.lambda_min=0.5"]
+    _trainer(tmp_path, data_dir, opts).train()                 # 8 steps: anneal_step 7
+    t = _trainer(tmp_path, data_dir, [*opts, "train.steps=3",
+                                      f"model.init.path={tmp_path / 'exp' / 'final.pt'}"],
+                 exp="adapt")
+    t.train()
+    rows = [json.loads(x) for x in (tmp_path / "adapt" / "train_log.jsonl").read_text()
+            .split("\n") if x]
+    expected = [max(0.5, 1000.0 / (1 + 7 + k)) for k in range(3)]
+    assert [r["lambda"] for r in rows] == pytest.approx(expected, rel=1e-6)
+    # a head that was not loaded (model.init excludes it) starts its own schedule
+    t = _trainer(tmp_path, data_dir, [*opts, "train.steps=2",
+                                      f"model.init.path={tmp_path / 'exp' / 'final.pt'}",
+                                      "model.init.exclude=[classifier.head.*]"], exp="fresh")
+    t.train()
+    rows = [json.loads(x) for x in (tmp_path / "fresh" / "train_log.jsonl").read_text()
+            .split("\n") if x]
+    assert [r["lambda"] for r in rows] == pytest.approx([1000.0, 500.0], rel=1e-6)

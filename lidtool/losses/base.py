@@ -163,6 +163,10 @@ class ClassifierHead(nn.Module, abc.ABC):
         """Set step-driven hyper-parameters for global step `step`; returns values to log."""
         return {}
 
+    def continue_after_init(self) -> None:
+        """Called once after model.init copied weights (and buffers) into this head, before
+        the first step: a head whose step-driven schedule was loaded continues it."""
+
     def update(self, margin: float | None = None, **values) -> None:
         """Set scheduled hyper-parameters: ``head.update(0.2)`` / ``head.update(margin=0.2)``
         (or any other name listed in ``schedulable``, e.g. ``scale``)."""

@@ -25,7 +25,9 @@ are those of the SphereFace authors' Caffe model (margin_inner_product_param of
 wy1iu/sphereface, sphereface_model.prototxt); lambda reaches its floor after about
 1,660 steps. The trainer sets the step through :meth:`SphereFaceHead.update_step` before
 every step; the step is a buffer of the head (``anneal_step``), so it is saved with the
-model and a resumed run continues the same schedule.
+model and a resumed run continues the same schedule. A run that starts from a trained head
+(model.init, e.g. DropAdapt) continues that head's schedule too, rather than going back to
+lambda_base (mostly plain softmax): ``anneal_offset`` holds the step it was loaded at.
 """
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ class SphereFaceHead(CosineHead):
         self.lambda_power = check_number("lambda_power", lambda_power, 0.0)
         self.lambda_min = check_number("lambda_min", lambda_min, 0.0)
         self.register_buffer("anneal_step", torch.zeros((), dtype=torch.long))
+        self.register_buffer("anneal_offset", torch.zeros((), dtype=torch.long))
 
     def lambda_at(self, step: int) -> float:
         decayed = self.lambda_base * (1.0 + self.lambda_gamma * step) ** -self.lambda_power
@@ -75,8 +78,11 @@ class SphereFaceHead(CosineHead):
         return self.lambda_at(int(self.anneal_step))
 
     def update_step(self, step: int) -> dict:
-        self.anneal_step.fill_(int(step))
+        self.anneal_step.fill_(int(self.anneal_offset) + int(step))
         return {"lambda": self.lambda_}
+
+    def continue_after_init(self) -> None:
+        self.anneal_offset.fill_(int(self.anneal_step))
 
     def psi(self, cos_t: torch.Tensor) -> torch.Tensor:
         """psi(theta) (module docstring) from cos theta, differentiable in cos theta."""

@@ -306,6 +306,8 @@ class Trainer:
         if not init or self.step != 0:
             return
         report = load_init(self.model, init, self.source)
+        for head in self.strategy.heads():
+            head.continue_after_init()
         if self.wma is not None:
             self.reset_wma()
         if self.dist.is_main:
