@@ -201,8 +201,10 @@ def test_config_errors_name_the_problem(tmp_path, monkeypatch):
         load_config(write_config(tmp_path, bad))
     bad = json.loads(json.dumps(MULTI))
     bad["voice_transform"] = {"vtl": [0.9, 1.1]}
-    with pytest.raises(ConfigError, match="unknown knobs"):
-        load_config(write_config(tmp_path, bad))
+    path = write_config(tmp_path, bad)
+    with pytest.raises(ConfigError, match="voice_transform: unknown knobs") as err:
+        load_config(path)
+    assert err.value.path == str(path)
     bad = json.loads(json.dumps(MULTI))
     bad["sets"]["train"]["synthesizers"] = ["espeak", "say"]
     with pytest.raises(ConfigError, match="unknown synthesizer 'say'"):

@@ -109,8 +109,11 @@ def test_spectral_draws_and_knob_errors():
     t = draw_spectral(knobs, np.random.default_rng(0))
     assert t["kind"] == "spectral" and 0.9 <= t["vtl_factor"] <= 0.95
     assert t == draw_spectral(knobs, np.random.default_rng(0))
-    with pytest.raises(ConfigError, match="unknown knobs"):
-        spectral_knobs({"spectral_transform": {"formant": [1, 2]}})
+    with pytest.raises(ConfigError, match="spectral_transform: unknown knobs") as err:
+        spectral_knobs({"spectral_transform": {"formant": [1, 2]}}, "conf/c.yaml")
+    assert err.value.path == "conf/c.yaml"
+    with pytest.raises(ConfigError, match=r"conf/c.yaml: spectral_transform: tilt_db_per_"):
+        spectral_knobs({"spectral_transform": {"tilt_db_per_octave": 3}}, "conf/c.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def check_speaker_set(cfg: dict, name: str, where: str) -> None:
         raise ConfigError(where, f"set '{name}': speaker_transform must be one of "
                           f"{list(TRANSFORMS)}")
     if kind != "none":                                  # unknown knobs fail at load time
-        (spectral_knobs if kind == "spectral" else transform_knobs)(cfg)
+        (spectral_knobs if kind == "spectral" else transform_knobs)(cfg, where)
     trials = s.get("trials")
     if trials is not None:
         if not isinstance(trials, dict) or set(trials) - set(TRIAL_DEFAULTS):

@@ -33,12 +33,12 @@ LIFTER = 30              # quefrency bins kept: < 1.9 ms, below the period of F0
 MAX_GAIN_DB = 30.0
 
 
-def spectral_knobs(cfg: dict) -> dict:
+def spectral_knobs(cfg: dict, where: str = "corpus config") -> dict:
     """DEFAULT_SPECTRAL updated with the config's top-level `spectral_transform:` entries."""
-    knobs = merged_knobs(cfg, "spectral_transform", DEFAULT_SPECTRAL)
+    knobs = merged_knobs(cfg, "spectral_transform", DEFAULT_SPECTRAL, where)
     for key, value in knobs.items():
         if key != "eq_bands" and not (isinstance(value, list) and len(value) == 2):
-            raise ConfigError("spectral_transform", f"{key} must be a range [low, high]")
+            raise ConfigError(where, f"spectral_transform: {key} must be a range [low, high]")
     return knobs
 
 

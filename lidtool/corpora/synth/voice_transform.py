@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 from scipy import signal
 
-from lidtool.errors import ConfigError
+from lidtool.errors import ConfigError, LidtoolError
 
 DEFAULT_TRANSFORM = {
     "vtl_factor": [0.88, 1.14], "f0_shift_semitones": [-4.0, 4.0],
@@ -32,19 +32,22 @@ DEFAULT_TRANSFORM = {
 FRAME_MS = 5.0
 
 
-def merged_knobs(cfg: dict, section: str, defaults: dict) -> dict:
-    """`defaults` updated with the config's top-level `section:` entries (known keys only)."""
+def merged_knobs(cfg: dict, section: str, defaults: dict, where: str = "corpus config") -> dict:
+    """`defaults` updated with the config's top-level `section:` entries (known keys only);
+    `where` (the config file) names the file in errors."""
     user = cfg.get(section) or {}
+    if not isinstance(user, dict):
+        raise ConfigError(where, f"{section}: must be a mapping of knobs")
     unknown = set(user) - set(defaults)
     if unknown:
-        raise ConfigError(section, f"unknown knobs {sorted(unknown)}",
+        raise ConfigError(where, f"{section}: unknown knobs {sorted(unknown)}",
                           fix=f"allowed: {sorted(defaults)}")
     return {**defaults, **user}
 
 
-def transform_knobs(cfg: dict) -> dict:
+def transform_knobs(cfg: dict, where: str = "corpus config") -> dict:
     """DEFAULT_TRANSFORM updated with the config's top-level `voice_transform:` entries."""
-    return merged_knobs(cfg, "voice_transform", DEFAULT_TRANSFORM)
+    return merged_knobs(cfg, "voice_transform", DEFAULT_TRANSFORM, where)
 
 
 def draw_transform(knobs: dict, rng: np.random.Generator) -> dict:
@@ -90,8 +93,9 @@ def apply_transform(x: np.ndarray, sr: int, t: dict) -> np.ndarray:
             warnings.simplefilter("ignore")
             import pyworld
     except ImportError as err:
-        raise ConfigError("voice_transform", f"voice transforms need pyworld: {err}",
-                          fix="pip install pyworld (tools/install.sh does)") from None
+        # the environment, not a config file, is at fault
+        raise LidtoolError(f"voice transforms need pyworld: {err} (fix: pip install pyworld; "
+                           "tools/install.sh does)") from None
     x = np.ascontiguousarray(x, dtype=np.float64)
     peak = np.abs(x).max()
     if peak == 0:

@@ -158,7 +158,7 @@ def check_set_keys(cfg: dict, name: str, where: str) -> None:
             raise ConfigError(where, f"set '{name}' (mode sentence) needs phone alignments; "
                               f"'{synth}' gives none", fix="use espeak only")
     if s.get("voice_transform", False):
-        transform_knobs(cfg)                      # unknown knobs fail at load time
+        transform_knobs(cfg, where)               # unknown knobs fail at load time
     if not isinstance(s.get("voices", {}), dict):
         raise ConfigError(where, f"set '{name}': voices must map a language to patterns")
     for train in s.get("heldout_synth_of", []):
