@@ -60,7 +60,7 @@ def test_files_and_command(tmp_path, capsys):
     (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(u2s.items())))
     (d / "utt2lang").write_text("".join(f"{u} {s}\n" for u, s in sorted(u2l.items())))
     args = build_parser(make_trials_cmd, "lidtool make-trials").parse_args(
-        ["--count", "40", "--same-lang-nontarget", "--seed", "2", str(d)])
+        ["--count", "40", "--same-lang-nontarget", "true", "--seed", "2", str(d)])
     assert make_trials_cmd.main(args) == 0
     lines = (d / "trials").read_text().splitlines()
     assert len(lines) == 40 and all(len(line.split()) == 3 for line in lines)
@@ -78,3 +78,30 @@ def test_files_and_command(tmp_path, capsys):
     with pytest.raises(DataDirError, match="utt2spk"):
         make_trials_cmd.main(args)
     assert (d / "trials").read_text() == before
+
+
+@pytest.mark.parametrize("opts, same_lang", [
+    ([], True), (["--same-lang-nontarget", "auto"], True),
+    (["--same-lang-nontarget", "true"], True), (["--same-lang-nontarget", "false"], False)])
+def test_same_lang_nontarget_option(tmp_path, opts, same_lang):
+    u2s, u2l = speakers()
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(u2s.items())))
+    (d / "utt2lang").write_text("".join(f"{u} {s}\n" for u, s in sorted(u2l.items())))
+    args = build_parser(make_trials_cmd, "x").parse_args(["--count", "40", *opts, str(d)])
+    assert make_trials_cmd.main(args) == 0
+    got = [tuple(line.split()) for line in (d / "trials").read_text().splitlines()]
+    assert got == make_trials(u2s, 40, 0.5, seed=1, utt2group=u2l if same_lang else None)
+    # auto without utt2lang: any speakers
+    (d / "utt2lang").unlink()
+    if opts in ([], ["--same-lang-nontarget", "auto"]):
+        assert make_trials_cmd.main(args) == 0
+        got = [tuple(line.split()) for line in (d / "trials").read_text().splitlines()]
+        assert got == make_trials(u2s, 40, 0.5, seed=1)
+
+
+def test_same_lang_nontarget_refuses_other_values(tmp_path):
+    with pytest.raises(SystemExit):
+        build_parser(make_trials_cmd, "x").parse_args(["--same-lang-nontarget", "yes",
+                                                       str(tmp_path)])

@@ -2,11 +2,13 @@
 
 Writes DATA_DIR/trials (`<enrol_utt> <test_utt> target|nontarget`, sorted), enroll.list and
 test.list (the utterances on each side). Target trials: distinct same-speaker utterance pairs;
-nontarget trials: pairs of different speakers, within one language (utt2lang) with
---same-lang-nontarget. Seeded: the same data dir and options give the same list.
+nontarget trials: pairs of different speakers, within one language (utt2lang) when
+--same-lang-nontarget is true, or auto (the default, as the corpus's `trials:` default) and
+the data dir has utt2lang, so that a nontarget trial is never decided by language alone.
+Seeded: the same data dir and options give the same list.
 
 Usage: lidtool make-trials [--count 20000] [--target-fraction 0.5] [--seed 1]
-                           [--same-lang-nontarget] DATA_DIR
+                           [--same-lang-nontarget auto|true|false] DATA_DIR
 """
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--target-fraction", type=float, default=0.5,
                         help="share of target trials (default 0.5)")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
-    parser.add_argument("--same-lang-nontarget", action="store_true",
-                        help="nontarget pairs only between speakers of one language "
-                             "(needs utt2lang)")
+    parser.add_argument("--same-lang-nontarget", default="auto",
+                        choices=["auto", "true", "false"],
+                        help="nontarget pairs only between speakers of one language: true "
+                             "(needs utt2lang), false, or auto: true when the data dir has "
+                             "utt2lang (default)")
     parser.add_argument("data_dir", help="Kaldi data dir with utt2spk")
 
 
@@ -34,7 +38,12 @@ def main(args) -> int:
     if d.utt2spk is None:
         raise DataDirError(f"{args.data_dir}/utt2spk", "no utt2spk in the data dir")
     groups = None
-    if args.same_lang_nontarget:
+    same_lang = args.same_lang_nontarget
+    if same_lang == "auto":
+        same_lang = "true" if d.utt2lang is not None else "false"
+        log.info("--same-lang-nontarget auto: %s (%s utt2lang)", same_lang,
+                 "has" if same_lang == "true" else "no")
+    if same_lang == "true":
         if d.utt2lang is None:
             raise DataDirError(f"{args.data_dir}/utt2lang", "--same-lang-nontarget needs "
                                "utt2lang")
