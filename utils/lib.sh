@@ -17,6 +17,31 @@ is_done() { [ -f "$1" ]; }
 # mark_done MARKER: record that a step finished (atomic: temp then rename)
 mark_done() { mkdir -p "$(dirname "$1")"; : > "$1.tmp.$$" && mv "$1.tmp.$$" "$1"; }
 
+# is_done_with MARKER TEXT / mark_done_with MARKER TEXT: as is_done / mark_done, for a step
+# whose result depends on options that do not show in its output path: the marker holds
+# TEXT (those options), and a marker holding other options is not done.
+is_done_with() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+mark_done_with() {
+  mkdir -p "$(dirname "$1")"; printf '%s\n' "$2" > "$1.tmp.$$" && mv "$1.tmp.$$" "$1"
+}
+
+# Bounded background jobs. bg_start N NAME CMD [ARG...] runs CMD in the background, first
+# waiting for the oldest job started this way while N of them run; bg_wait_all waits for the
+# rest. A failed job stops the caller with "NAME failed" (NAME says where its logs are).
+_bg_pids=(); _bg_names=()
+bg_wait_oldest() {
+  wait "${_bg_pids[0]}" || die "${_bg_names[0]} failed"
+  _bg_pids=("${_bg_pids[@]:1}"); _bg_names=("${_bg_names[@]:1}")
+}
+bg_start() {
+  local n=$1 name=$2
+  shift 2
+  while [ ${#_bg_pids[@]} -ge "$n" ]; do bg_wait_oldest; done
+  "$@" &
+  _bg_pids+=($!); _bg_names+=("$name")
+}
+bg_wait_all() { while [ ${#_bg_pids[@]} -gt 0 ]; do bg_wait_oldest; done; }
+
 # write_rerun_cmd DIR: record the exact command that (re)produces DIR's contents
 write_rerun_cmd() {
   mkdir -p "$1"

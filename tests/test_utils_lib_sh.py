@@ -1,0 +1,41 @@
+"""utils/lib.sh helpers: option-keyed .done markers and bounded background jobs."""
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sh(script: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", f"set -euo pipefail; . {ROOT}/utils/lib.sh\n{script}"],
+                          cwd=cwd, capture_output=True, text=True)
+
+
+def test_marker_with_other_options_is_not_done(tmp_path):
+    r = sh("is_done_with m 'a=1' && echo before\n"
+           "mark_done_with m 'a=1 b=2'\n"
+           "is_done_with m 'a=1 b=2' && echo same\n"
+           "is_done_with m 'a=1 b=3' || echo other\n", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["same", "other"]
+    assert (tmp_path / "m").read_text() == "a=1 b=2\n"
+    assert not list(tmp_path.glob("m.tmp.*"))
+
+
+def test_bg_start_runs_at_most_n_at_once_and_waits_for_all(tmp_path):
+    # each job records how many jobs were running when it started (a file per running job)
+    job = ("job() { touch run.$1; ls run.* | wc -l > seen.$1; sleep 0.3; rm run.$1; "
+           "echo $1 >> finished; }\n")
+    r = sh(job + "for i in 1 2 3 4 5; do bg_start 2 job$i job $i; done\nbg_wait_all\n"
+           "sort -n finished | tr '\\n' ' '", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "2", "3", "4", "5"]
+    seen = [int((tmp_path / f"seen.{i}").read_text()) for i in range(1, 6)]
+    assert max(seen) == 2
+
+
+def test_bg_failure_stops_the_caller_naming_the_job(tmp_path):
+    r = sh("bg_start 2 'grid P100 (see exp/grid_P100/log)' false\n"
+           "bg_start 2 ok true\nbg_wait_all\necho not-reached", tmp_path)
+    assert r.returncode != 0
+    assert "not-reached" not in r.stdout
+    assert "grid P100 (see exp/grid_P100/log) failed" in r.stderr
