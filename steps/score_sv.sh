@@ -21,7 +21,8 @@ per test set and back-end, <exp-dir>/<set>/sv_<backend>[_asnorm]/{scores,metrics
 det.png} (lidtool score-trials on <test-data-dir>/$trials_name: '<enrol> <test>
 target|nontarget'). The training set's embeddings give the cosine mean, the PLDA model
 (<exp-dir>/sv_plda.npz, trained once) and the AS-norm cohort (its speakers' mean embeddings).
-Skips a result whose .done exists.
+Skips a result whose .done records the same options (back-end training data, LDA dimension,
+AS-norm cohort size) and trial list; a result made with others is redone.
 options:
   --cmd CMD            job runner (default: $cmd)
   --nj N               parallel embedding jobs (default: $nj)
@@ -65,12 +66,13 @@ norm_opts=()
 $asnorm && norm_opts=(--asnorm-cohort "$tr/xvector.scp" --asnorm-cohort-utt2spk \
   "$train_data/utt2spk" --asnorm-top "$asnorm_top")
 case " $backends " in *" plda "*)
-  if ! is_done "$dir/.sv_plda.done"; then
+  plda_key="lda_dim=$lda_dim train_data=$train_data"
+  if ! is_done_with "$dir/.sv_plda.done" "$plda_key"; then
     log "training LDA($lda_dim) + PLDA on $train_data embeddings -> $dir/sv_plda.npz"
     lidtool score-trials --backend plda --lda-dim "$lda_dim" "${train_opts[@]}" \
       --save-backend "$dir/sv_plda.npz" 2> "$dir/log/sv_plda.log" || \
       die "PLDA training failed; see $dir/log/sv_plda.log"
-    mark_done "$dir/.sv_plda.done"
+    mark_done_with "$dir/.sv_plda.done" "$plda_key"
   fi ;;
 esac
 
@@ -78,7 +80,12 @@ for data in "$@"; do
   set_dir=$dir/$(basename "$data")
   for b in $backends; do
     out=$set_dir/sv_$b; $asnorm && out=${out}_asnorm
-    if is_done "$out/.done"; then log "$out is done; skipping"; continue; fi
+    # what the result depends on beyond its path: a change redoes it
+    key="train_data=$train_data trials=$(cksum < "$data/$trials_name")"
+    [ "$b" = plda ] && key+=" lda_dim=$lda_dim"
+    $asnorm && key+=" asnorm_top=$asnorm_top"
+    if is_done_with "$out/.done" "$key"; then log "$out is done; skipping"; continue; fi
+    [ -f "$out/.done" ] && log "$out was made with other options or trials; redoing it"
     mkdir -p "$out"
     if [ "$b" = plda ]; then bopts=(--load-backend "$dir/sv_plda.npz")
     elif [ -n "$train_data" ]; then bopts=(--backend cosine --mean-from "$tr/xvector.scp")
@@ -89,7 +96,7 @@ for data in "$@"; do
       --scores "$out/scores" --metrics "$out/metrics.json" --det "$out/det.png" \
       --det-title "$(basename "$data") $b${norm_opts:+ AS-norm}" 2> "$out/score.log" || \
       die "score-trials failed; see $out/score.log"
-    mark_done "$out/.done"
+    mark_done_with "$out/.done" "$key"
     eer=$(python3 -c 'import json, sys; print(100 * json.load(open(sys.argv[1]))["eer"])' \
       "$out/metrics.json")
     log "$out: EER $eer %"
