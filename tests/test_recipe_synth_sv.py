@@ -57,7 +57,8 @@ def test_results_have_eers(recipe):
     assert (exp / "xvector_cosface" / "test_sv_channel" / "sv_cosine" / "det.png").is_file()
     # one model per DropAdapt round (mini: a checkpoint every 5 of 20 steps), each scored
     rounds = exp / "adapt_test_sv" / "dropadapt_drop" / "rounds"
-    assert sorted(p.name for p in rounds.iterdir()) == ["step10", "step15", "step20", "step5"]
+    assert sorted(p.name for p in rounds.iterdir() if p.is_dir()) == \
+        ["step10", "step15", "step20", "step5"]
     assert (rounds / "step5" / "test_sv" / "sv_cosine" / "metrics.json").is_file()
 
 
@@ -70,6 +71,31 @@ def test_rerun_skips(recipe):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "is done; skipping" in run.stderr
     assert [m.stat().st_mtime_ns for m in models] == mtimes
+
+
+def test_score_sv_redoes_a_result_made_with_other_options(recipe):
+    sysdir = recipe / "exp_mini" / "xvector_cosface"
+
+    def score(*opts):
+        run = subprocess.run(["steps/score_sv.sh", "--train-data", "data_mini/train_sv_backend",
+                              *opts, str(sysdir / "final.pt"), str(sysdir), "data_mini/test_sv"],
+                             cwd=recipe, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return run.stderr
+
+    cosine = sysdir / "test_sv" / "sv_cosine" / "metrics.json"
+    before = cosine.stat().st_mtime_ns
+    assert "sv_cosine is done; skipping" in score("--backends", "cosine")
+    assert cosine.stat().st_mtime_ns == before
+    plda = sysdir / "test_sv" / "sv_plda" / "metrics.json"
+    score("--backends", "plda", "--lda-dim", "8")
+    first = plda.stat().st_mtime_ns
+    assert "sv_plda is done; skipping" in score("--backends", "plda", "--lda-dim", "8")
+    assert plda.stat().st_mtime_ns == first
+    log = score("--backends", "plda", "--lda-dim", "6")
+    assert "made with other options or trials; redoing it" in log
+    assert plda.stat().st_mtime_ns != first
+    assert "lda_dim=6" in (sysdir / ".sv_plda.done").read_text()
 
 
 def test_help(recipe):

@@ -71,23 +71,16 @@ fi
 # each grid point / adaptation target is its own experiment dir with the same system name;
 # grid points train $train_jobs at a time (one lid.sh call each)
 if in_range 6; then
-  pids=(); points=""
-  for p in $grid_p; do points+=" P${p}_D500"; done
-  for d in $grid_d; do points+=" P250_D$d"; done
+  points=$(for p in $grid_p; do echo "P${p}_D500"; done; for d in $grid_d; do echo "P250_D$d"; done)
   for g in $points; do
     p=${g#P}; p=${p%_D*}; d=${g#*_D}
     $mini && { p=$(( p / 25 )); d=$(( d / 62 )); }    # the mini corpus has 24 speakers
-    lid --stage 5 --stop-stage 5 --exp "$exp/grid_$g" --tag "grid_$g" --train-jobs 1 \
+    bg_start "$train_jobs" "grid point $g (see $exp/grid_$g/*/log)" \
+      lid --stage 5 --stop-stage 5 --exp "$exp/grid_$g" --tag "grid_$g" --train-jobs 1 \
       --systems xvector_cosface_dropclass \
-      --train-overrides "$train_overrides dropclass.period=$p dropclass.drop=$d" &
-    pids+=($!)
-    [ ${#pids[@]} -lt "$train_jobs" ] && continue
-    wait "${pids[0]}" || die "grid training failed (see $exp/grid_*/*/log)"
-    pids=("${pids[@]:1}")
+      --train-overrides "$train_overrides dropclass.period=$p dropclass.drop=$d"
   done
-  for pid in "${pids[@]}"; do
-    wait "$pid" || die "grid training failed (see $exp/grid_*/*/log)"
-  done
+  bg_wait_all
 fi
 in_range 7 && for c in $conds; do
   lid --stage 5 --stop-stage 5 --exp "$exp/adapt_$c" --tag "adapt_$c" --systems "$adapt" \
@@ -106,13 +99,10 @@ if in_range 8; then
   # EER per DropAdapt round: each checkpoint of dropadapt_drop as a model of its own
   for c in $conds; do
     d=$exp/adapt_$c/dropadapt_drop
-    [ -f "$d/final.pt" ] || continue
-    for ck in "$d"/checkpoints/ckpt-*.pt; do
-      r=$d/rounds/step$(( 10#$(basename "$ck" .pt | sed 's/^ckpt-//') ))
-      [ -f "$r/final.pt" ] || { mkdir -p "$r"; lidtool model-from-checkpoint --model \
-        "$d/final.pt" "$ck" "$r/final.pt" 2> "$r/model.log" || die "see $r/model.log"; }
-      score "$r" "$data/$c"
-    done
+    if [ -f "$d/final.pt" ]; then
+      steps/score_sv_checkpoints.sh --nj "$nj" --backends "$backends" \
+        --train-data "$data/train_sv_backend" "$d" "$data/$c"
+    fi
   done
 fi
 lid_opts=()
