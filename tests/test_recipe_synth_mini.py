@@ -55,6 +55,17 @@ def test_rerun_skips_and_one_system_can_be_rerun(recipe):
             if line.startswith("|")] == rows
 
 
+def test_a_failing_system_stops_the_run_naming_it(recipe):
+    (recipe / "conf" / "tdnn_broken.yaml").write_text(
+        "base: tdnn_softmax.yaml\nsampler:\n  name: no_such_sampler\n")
+    run = subprocess.run(["./run.sh", "--mini", "true", "--stage", "5", "--stop-stage", "5",
+                          "--systems", "tdnn_softmax tdnn_broken"], cwd=recipe,
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "training exp_mini/tdnn_broken (see exp_mini/tdnn_broken/log/) failed" in run.stderr
+    assert not (recipe / "exp_mini" / "tdnn_broken" / "final.pt").exists()
+
+
 def test_help(recipe):
     run = subprocess.run(["./run.sh", "--help"], cwd=recipe, capture_output=True, text=True)
     assert run.returncode == 0 and "--systems" in run.stdout

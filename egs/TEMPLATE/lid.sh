@@ -250,17 +250,11 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ] && [ -n "$systems" ]; then
       "(--phone-labels true makes it in stage 3)"
     extra=("data.frame_labels=$label_table")
   fi
-  pids=(); names=()
-  wait_oldest() {  # wait for the oldest running system; fail naming it
-    wait "${pids[0]}" || die "training ${names[0]} failed; see ${names[0]}/log/"
-    pids=("${pids[@]:1}"); names=("${names[@]:1}")
-  }
   for sys in $systems; do
-    train_system "$sys" "${extra[@]}" &
-    pids+=($!); names+=("$sysexp/$sys")
-    [ ${#pids[@]} -lt "$train_jobs" ] || wait_oldest
+    bg_start "$train_jobs" "training $sysexp/$sys (see $sysexp/$sys/log/)" \
+      train_system "$sys" "${extra[@]}"
   done
-  while [ ${#pids[@]} -gt 0 ]; do wait_oldest; done
+  bg_wait_all
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ] && [ -n "$systems" ]; then
