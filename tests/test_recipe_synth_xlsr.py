@@ -65,3 +65,27 @@ def test_pretrained_systems_load_the_encoder_only(recipe):
     # keep_blocks 1: the second block of the pretrained encoder is not loaded
     report = json.loads((exp / "blocks_1" / "w2v_ft" / "init_report.json").read_text())
     assert any(".layers.1." in n for n in report["unexpected"])
+
+
+def test_budgets_are_nested_and_spread_over_speakers(recipe):
+    data = recipe / "data_mini"
+
+    def table(name, what):
+        return dict(line.split() for line in (data / name / what).read_text().splitlines())
+
+    pool_spk = table("train25_pool", "utt2spk")
+    speakers_per_lang = {}
+    for utt, lang in table("train25_pool", "utt2lang").items():
+        speakers_per_lang.setdefault(lang, set()).add(pool_spk[utt])
+    before = set()
+    for budget, n in (("small", 1), ("mid", 2), ("large", 4)):      # mini budgets 1,2,4
+        utt2lang, utt2spk = table(f"train25_{budget}", "utt2lang"), table(f"train25_{budget}",
+                                                                          "utt2spk")
+        assert before <= set(utt2lang)
+        before = set(utt2lang)
+        for lang, spks in speakers_per_lang.items():
+            utts = [u for u, x in utt2lang.items() if x == lang]
+            assert len(utts) == n
+            # as many speakers as utterances, up to the pool's speakers of the language
+            assert len({utt2spk[u] for u in utts}) == min(n, len(spks))
+        assert set(table(f"train7_{budget}", "utt2lang")) <= set(utt2lang)

@@ -3,7 +3,8 @@
 # espeak-ng and Festival voices, per-speaker WORLD voice transforms) -> <data-dir>/{pre_en,
 # pre_7,pre_25,train25_pool,test25,test25_heldout_synth}, then cut out of them
 #   train25_{small,mid,large}  the first --budgets utterances of each language of
-#                              train25_pool (nested: small in mid in large)
+#                              train25_pool in plan order, i.e. spread over its speakers
+#                              (nested: small in mid in large)
 #   train7_{small,mid,large}   the same, the 7 languages of Table 1 only
 #   test7, test7_heldout_synth test25 / test25_heldout_synth, the 7 languages only
 # Resumable: make-corpus keeps finished shards; a finished corpus is skipped.
@@ -33,12 +34,15 @@ lidtool make-corpus --config "$corpus_config" --nj "$nj" "$data/corpus" "$data" 
   2> "$data/log/make_corpus.log" || die "make-corpus failed; see $data/log/make_corpus.log"
 
 # subset <src> <dst> <max utts per language> <languages|all>: the first utterances of each
-# language (utterance ids start with the language, so sorted ids group them)
+# language in corpus plan order (the id's last field). Sorted ids would group a speaker's
+# utterances (ids start with language and speaker) and give the small budget one speaker;
+# plan order cycles through the speakers (utterance k is speaker k mod speakers_per_lang).
 subset() {
   local src=$1 dst=$2 n=$3 langs=$4
-  awk -v n="$n" -v langs="$langs" 'BEGIN { split(langs, l, " "); for (i in l) ok[l[i]] = 1 }
-    (langs == "all" || ($2 in ok)) && ++seen[$2] <= n { print $1 }' \
-    "$data/$src/utt2lang" > "$data/log/$dst.utts"
+  awk '{ k = split($1, f, "-"); print f[k], $0 }' "$data/$src/utt2lang" | sort -s -k1,1n |
+    awk -v n="$n" -v langs="$langs" 'BEGIN { split(langs, l, " "); for (i in l) ok[l[i]] = 1 }
+      (langs == "all" || ($3 in ok)) && ++seen[$3] <= n { print $2 }' |
+    LC_ALL=C sort > "$data/log/$dst.utts"
   [ -s "$data/log/$dst.utts" ] || die "no utterance of $src for $dst"
   rm -rf "${data:?}/$dst"
   lidtool subset-data-dir --utt-list "$data/log/$dst.utts" "$data/$src" "$data/$dst"
