@@ -18,6 +18,7 @@ stop_stage=100
 nj=2
 mini=false
 size=cpu
+train_jobs=$(( $(getconf _NPROCESSORS_ONLN) >= 2 ? 2 : 1 ))
 help_message="usage: ./run.sh [options]
 options:
   --stage N / --stop-stage N   run stages N..M only (default 0..100)
@@ -26,6 +27,8 @@ options:
                                exp_mini/, RESULTS_mini.md (default $mini)
   --size cpu|paper             encoder size: conf/w2v_pre.yaml's (4 x 256) or the paper's
                                (24 x 1024, 16 heads, FFN 4096, final 768) (default $size)
+  --train-jobs N               experiments (pretraining, then fine-tuning) run at the same
+                               time, one thread each (default $train_jobs: 2 on 2+ cores)
 Stages (egs/TEMPLATE/lid.sh): 0 corpus, 1 validation+stats, 2 log-mel features+VAD,
         5 pretraining (pre_en, pre_7, pre_25) and fine-tuning, 6 inference, 7 RESULTS"
 orig_args=("$@")
@@ -54,8 +57,9 @@ lid() {  # <first stage> <last stage> <lid.sh options>: the run's range clipped 
 init() {  # model.init of a pretrained encoder (none for scratch)
   [ "$1" = scratch ] || echo "model.init={\"path\":\"$exp/pre_$1/w2v_pre/final.pt\",\"prefix_map\":{\"encoder.\":\"backbone.encoder.\"}}"
 }
-finetune() {  # <exp name> <train set> <test sets> <overrides>
-  lid 5 6 --exp "$exp/$1" --train-set "$2" --test-sets "$3" --systems w2v_ft \
+finetune() {  # <exp name> <train set> <test sets> <overrides>: $train_jobs at a time
+  bg_start "$train_jobs" "fine-tuning $exp/$1 (see $exp/$1/w2v_ft/log)" \
+    lid 5 6 --exp "$exp/$1" --train-set "$2" --test-sets "$3" --systems w2v_ft \
     --train-overrides "$ft_over $4"
 }
 
@@ -64,8 +68,10 @@ for n in small mid large; do sets+=" train25_$n train7_$n"; done
 lid 0 2 --exp "$exp" --data-opts "--corpus-config $corpus --budgets $budgets" \
   --train-set train25_large --test-sets "$sets" --stats-sets "$sets" --tag data
 for p in en 7 25; do
-  lid 5 5 --exp "$exp/pre_$p" --train-set "pre_$p" --systems w2v_pre --train-overrides "$pre_over"
+  bg_start "$train_jobs" "pretraining $exp/pre_$p (see $exp/pre_$p/w2v_pre/log)" \
+    lid 5 5 --exp "$exp/pre_$p" --train-set "pre_$p" --systems w2v_pre --train-overrides "$pre_over"
 done
+bg_wait_all                        # every fine-tuning run below may start from any of them
 for n in 7 25; do for b in small mid large; do for i in scratch en 7 25; do
   finetune "ft${n}_${b}_$i" "train${n}_$b" "test$n test${n}_heldout_synth" "$(init "$i")"
 done; done; done
@@ -80,6 +86,7 @@ for p in avg max avg+max avg+max+min cls; do
   if [ "$p" = avg ]; then ln -sfn ft25_mid_25 "$exp/pool_avg"; continue; fi
   finetune "pool_$p" train25_mid test25 "$(init 25) model.pooling=$p"
 done
+bg_wait_all
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
   ./lid.sh --stage 7 --stop-stage 7 --tag results --data "$data" --exp "$exp" \
