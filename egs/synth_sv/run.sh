@@ -88,8 +88,14 @@ in_range 7 && for c in $conds; do
                        data.adapt_dir=$data/$c"
 done
 if in_range 8; then
-  [ -f "$data/train_sv_backend/utt2spk" ] || lidtool subset-data-dir --random 2000 --seed 1 \
-    "$data/train_sv" "$data/train_sv_backend"
+  # back-end set: every utterance of every k-th training speaker (about 100 speakers), so
+  # that PLDA / LDA see each speaker's variability, not one or two utterances of it
+  if [ ! -f "$data/train_sv_backend/utt2spk" ]; then
+    awk -v n="$(wc -l < "$data/train_sv/spk2utt")" 'BEGIN { k = int(n / 100); if (k < 1) k = 1 }
+      (NR - 1) % k == 0 { print $1 }' "$data/train_sv/spk2utt" > "$data/train_sv_backend.spk"
+    lidtool subset-data-dir --spk-list "$data/train_sv_backend.spk" "$data/train_sv" \
+      "$data/train_sv_backend"
+  fi
   score() { steps/score_sv.sh --nj "$nj" --backends "$backends" --train-data \
     "$data/train_sv_backend" "$1/final.pt" "$1" "${@:2}"; }
   test_dirs=$(for c in $conds; do echo "$data/$c"; done)
