@@ -73,6 +73,17 @@ def test_group_accuracy_and_train_log(tmp_path):
     assert "Majority languages (most training data): a, b; minority: c, d." in text
 
 
+def test_per_language_accuracy_columns(tmp_path):
+    _setup(tmp_path, {"s": 3, "t": 0})  # s: u0, u1 (a) and u2 (b) wrong
+    spec = TableSpec(title="T", systems=["s", "t"], conditions=["test"], metrics=["accuracy"],
+                     per_lang_condition="test")
+    text, _ = build_table(spec, tmp_path, DIRS)
+    assert "| System | test Acc % | test a Acc % | test b Acc % | test c Acc % | test d Acc % |" \
+        in text
+    assert "| s | 62.5 | 0.0 | 50.0 | 100.0 | 100.0 |" in text
+    assert "| t | 100.0 | 100.0 | 100.0 | 100.0 | 100.0 |" in text
+
+
 def test_final_train_stats_tail(tmp_path):
     p = tmp_path / "log.jsonl"
     p.write_text("".join(json.dumps({"loss": float(i)}) + "\n" for i in range(20)) +

@@ -65,6 +65,7 @@ class TableSpec:
     log_columns: list[str] = field(default_factory=list)  # train-log keys, whole-run mean
     group_condition: str | None = None      # majority / minority accuracy on this condition
     group_train_utt2lang: str | None = None
+    per_lang_condition: str | None = None   # accuracy per language (with test utterances)
     reference: dict = field(default_factory=dict)   # {system: {condition: {metric: value}}}
     reference_source: str = ""
     # the results YAML this table came from (named by errors); not a YAML key
@@ -170,7 +171,9 @@ def build_table(spec: TableSpec, root: Path, dirs: dict[str, str]) -> tuple[str,
     results: dict[str, dict[str, dict]] = {}
     missing = []
     for system in spec.systems:
-        for cond in spec.conditions + ([spec.group_condition] if spec.group_condition else []):
+        extra = [c for c in (spec.group_condition, spec.per_lang_condition)
+                 if c and c not in spec.conditions]
+        for cond in spec.conditions + list(dict.fromkeys(extra)):
             scores = root / spec.scores.format(system=system, condition=cond, **dirs)
             if not scores.is_file():
                 missing.append(f"{system}/{cond}")
@@ -185,6 +188,12 @@ def build_table(spec: TableSpec, root: Path, dirs: dict[str, str]) -> tuple[str,
         groups = _majority_minority(root / spec.group_train_utt2lang.format(**dirs))
         header += [f"{spec.group_condition} majority Acc %", f"{spec.group_condition} "
                    f"minority Acc %"]
+    per_lang = []
+    if spec.per_lang_condition:
+        per_lang = sorted({lang for r in results.values()
+                           for lang, e in r.get(spec.per_lang_condition, {})
+                           .get("per_lang", {}).items() if e.get("count")})
+        header += [f"{spec.per_lang_condition} {lang} Acc %" for lang in per_lang]
     if spec.train_log:
         header += ["final train loss"] + [f"mean {k} (whole run)" for k in spec.log_columns]
     lines = [f"### {spec.title}", ""]
@@ -205,6 +214,10 @@ def build_table(spec: TableSpec, root: Path, dirs: dict[str, str]) -> tuple[str,
         if groups is not None:
             r = results[system].get(spec.group_condition)
             row += [_pct(_group_accuracy(r, g), 1) if r else "not run" for g in groups]
+        if per_lang:
+            r = results[system].get(spec.per_lang_condition)
+            row += [_pct(_group_accuracy(r, [lang]), 1) if r else "not run"
+                    for lang in per_lang]
         if spec.train_log:
             log_path = root / spec.train_log.format(system=system, **dirs)
             stats = {}
