@@ -5,6 +5,8 @@
 LIDTOOL_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/utils" && cd .. && pwd)
 export LIDTOOL_ROOT
 export PATH="$LIDTOOL_ROOT/.venv/bin:$PWD/utils:$PATH"
+# the lidtool of this checkout, whichever checkout the .venv's editable install points to
+export PYTHONPATH="$LIDTOOL_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export LC_ALL=C
 export PYTHONUNBUFFERED=1
 # Two cores: one intra-op thread per job unless the job asks for more (--num-threads).
