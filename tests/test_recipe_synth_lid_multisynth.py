@@ -103,7 +103,10 @@ def test_heldout_table_has_every_number(recipe):
     for label in ("x-vector softmax", "MT APM-AAM"):
         row = next(r for r in rows if r.startswith(f"| {label} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert len(cells) == 7 and all(re.fullmatch(r"\d+\.\d+", c) for c in cells[1:]), cells
+        # 2 conditions x 3 metrics, then the held-out accuracy per language
+        assert len(cells) == 10 and all(re.fullmatch(r"\d+\.\d+", c) for c in cells[1:]), cells
+    for lang in ("en-scotland", "en-us", "ru"):
+        assert f"| {HELDOUT} {lang} Acc % |" in header, lang
     assert "no long-tailed held-out-synthesizer set" in text
     for system in OLR.split():
         for cond in (INDOMAIN, HELDOUT):
