@@ -20,7 +20,8 @@
 #   3  phone recogniser on asr_cmn -> frame-level "virtual phoneme" labels for train_olr_sp;
 #      with --lt-feats bnf: bottleneck features of train_lt and its tests (<set>_bnf)
 #   4  i-vector baseline on train_lt: UBM, extractor, i-vectors, cosine back-end, scores
-#      (with --lt-feats bnf: the long-tailed systems go to exp/bnf/, RESULTS_bnf.md)
+#      (with --lt-feats bnf: the long-tailed systems go to exp/bnf/, RESULTS_bnf.md;
+#      RESULTS_espeak_bnf.md with --corpus espeak)
 #   5  DNN systems: train every system in --lt-systems (train_lt) and --olr-systems
 #      (train_olr_sp, or train_olr with --olr-perturb false)
 #   6  inference: score files (and embeddings) per system and test set; OLR back-end
@@ -151,13 +152,16 @@ if [ -n "$olr_systems" ]; then
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
-  # The hand-written readings belong to the recorded runs: results_reading_espeak.md to the
-  # espeak-only corpus's run (the committed RESULTS.md), results_reading.md (written after
-  # the first full run on the default corpus) to RESULTS.md, results_bnf_note.md to
-  # RESULTS_bnf.md; the mini setting gets a note that it is a toy.
+  # The hand-written readings belong to the recorded runs: results_reading.md to RESULTS.md
+  # (the default corpus), results_reading_espeak.md to RESULTS_espeak.md and
+  # results_bnf_note_espeak.md to RESULTS_espeak_bnf.md (the espeak-only corpus); the default
+  # corpus's bnf run has none yet. The mini setting gets a note that it is a toy.
   notes=()
   if $mini; then notes=(--results-preamble conf/results_mini_note.md)
-  elif $bnf; then notes=(--results-preamble conf/results_bnf_note.md)
+  elif $bnf; then
+    if [ -f "conf/results_bnf_note$sfx.md" ]; then
+      notes=(--results-preamble "conf/results_bnf_note$sfx.md")
+    fi
   elif [ -f "$reading" ]; then notes=(--results-epilogue "$reading")
   fi
   ./lid.sh --stage 7 --stop-stage 7 --tag results --data "$data" --exp "$exp" \
