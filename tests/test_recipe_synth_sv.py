@@ -3,6 +3,7 @@ run.sh + local/ + conf/, corpus to RESULTS_mini.md; its trial lists and its tabl
 import json
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -60,6 +61,26 @@ def test_results_have_eers(recipe):
     assert sorted(p.name for p in rounds.iterdir() if p.is_dir()) == \
         ["step10", "step15", "step20", "step5"]
     assert (rounds / "step5" / "test_sv" / "sv_cosine" / "metrics.json").is_file()
+
+
+def test_results_epilogue(recipe, tmp_path):
+    """The hand-written reading goes after the tables of the default run only: the mini
+    RESULTS never carries it, make_results.py --epilogue appends the file as written."""
+    reading = recipe / "conf" / "results_reading.md"
+    if reading.is_file():
+        assert reading.read_text().strip().splitlines()[0] not in \
+            (recipe / "RESULTS_mini.md").read_text()
+    note = tmp_path / "reading.md"
+    note.write_text("## Reading\n\nDropClass line one.\n")
+    out = tmp_path / "R.md"
+    run = subprocess.run([sys.executable, "local/make_results.py", "--exp", "exp_mini", "--data", "data_mini",
+                          "--heads", "softmax cosface", "--adapt", "dropadapt_drop",
+                          "--epilogue", str(note), str(out)],
+                         cwd=recipe, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = out.read_text()
+    assert text.endswith("\n## Reading\n\nDropClass line one.\n")
+    assert text.index("| CosFace (AM) |") < text.index("## Reading")
 
 
 def test_rerun_skips(recipe):

@@ -111,11 +111,13 @@ if in_range 8; then
     fi
   done
 fi
-lid_opts=()
-$lid && lid_opts=(--lid-exp "$exp/langid" --lid-data "$data/langid")
+results_opts=()
+$lid && results_opts=(--lid-exp "$exp/langid" --lid-data "$data/langid")
+# the hand-written reading belongs to the recorded default run, not to the mini setting
+$mini || [ ! -f conf/results_reading.md ] || results_opts+=(--epilogue conf/results_reading.md)
 write_results() {
   local/make_results.py --exp "$exp" --data "$data" --heads "$heads" --adapt "$adapt" \
-    --backend "${backends%% *}" "${lid_opts[@]}" --command "./run.sh ${orig_args[*]}" "$results"
+    --backend "${backends%% *}" "${results_opts[@]}" --command "./run.sh ${orig_args[*]}" "$results"
 }
 in_range 9 && write_results
 if $lid && in_range 10; then

@@ -89,9 +89,12 @@ done
 bg_wait_all
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  # the hand-written reading belongs to the recorded default run, not to the mini setting
+  notes=()
+  $mini || [ ! -f conf/results_reading.md ] || notes=(--results-epilogue conf/results_reading.md)
   ./lid.sh --stage 7 --stop-stage 7 --tag results --data "$data" --exp "$exp" \
     --results-spec conf/results.yaml --results "$results" --results-json "$exp/results/results.json" \
-    --results-title "egs/synth_xlsr results (budgets $budgets utterances per language)"
+    --results-title "egs/synth_xlsr results (budgets $budgets utterances per language)" "${notes[@]}"
   lidtool plot-results --json "$exp/results/results.json" --metric accuracy \
     --table "Figure 4: accuracy by the number of Transformer blocks kept" \
     --xlabel "Transformer blocks kept (k)" --out "$figure"

@@ -198,6 +198,8 @@ def main() -> None:
     p.add_argument("--lid-exp", help="exp dir of the LID part (run.sh --lid true)")
     p.add_argument("--lid-data", help="data dir of the LID part")
     p.add_argument("--command", default="./run.sh")
+    p.add_argument("--epilogue", help="hand-written text appended after the tables and "
+                   "figures (the reading of the recorded run)")
     p.add_argument("results")
     args = p.parse_args()
     exp, data = Path(args.exp), Path(args.data)
@@ -223,6 +225,8 @@ def main() -> None:
     figs = figures(exp, args.adapt.split(), args.backend)
     if figs:
         text += ["", "## Figures", ""] + figs
+    if args.epilogue:
+        text += ["", Path(args.epilogue).read_text().rstrip("\n")]
     write_text_atomic(args.results, "\n".join(text) + "\n")
 
 
