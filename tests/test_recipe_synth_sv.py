@@ -65,7 +65,8 @@ def test_results_have_eers(recipe):
 
 def test_results_epilogue(recipe, tmp_path):
     """The hand-written reading goes after the tables of the default run only: the mini
-    RESULTS never carries it, make_results.py --epilogue appends the file as written."""
+    RESULTS never carries it, make_results.py --epilogue appends the file as written; the
+    figures go where --fig-dir says and the markdown links them there."""
     reading = recipe / "conf" / "results_reading.md"
     if reading.is_file():
         assert reading.read_text().strip().splitlines()[0] not in \
@@ -75,12 +76,14 @@ def test_results_epilogue(recipe, tmp_path):
     out = tmp_path / "R.md"
     run = subprocess.run([sys.executable, "local/make_results.py", "--exp", "exp_mini", "--data", "data_mini",
                           "--heads", "softmax cosface", "--adapt", "dropadapt_drop",
-                          "--epilogue", str(note), str(out)],
+                          "--epilogue", str(note), "--fig-dir", "figs", str(out)],
                          cwd=recipe, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     text = out.read_text()
     assert text.endswith("\n## Reading\n\nDropClass line one.\n")
     assert text.index("| CosFace (AM) |") < text.index("## Reading")
+    assert "![eer_vs_P](figs/eer_vs_P.png)" in text
+    assert (recipe / "figs" / "eer_vs_P.png").stat().st_size > 1000
 
 
 def test_rerun_skips(recipe):

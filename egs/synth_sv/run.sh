@@ -115,6 +115,7 @@ results_opts=()
 $lid && results_opts=(--lid-exp "$exp/langid" --lid-data "$data/langid")
 # the hand-written reading belongs to the recorded default run, not to the mini setting
 $mini || [ ! -f conf/results_reading.md ] || results_opts+=(--epilogue conf/results_reading.md)
+$mini || results_opts+=(--fig-dir figures)     # committed with RESULTS.md (exp/ is not)
 write_results() {
   local/make_results.py --exp "$exp" --data "$data" --heads "$heads" --adapt "$adapt" \
     --backend "${backends%% *}" "${results_opts[@]}" --command "./run.sh ${orig_args[*]}" "$results"

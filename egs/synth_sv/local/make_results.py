@@ -7,7 +7,7 @@ Reads <exp>/<system>/<condition>/sv_<backend>/metrics.json (lidtool score-trials
   Table 1  EER / minDCF(0.01) per head, without and with DropClass, both conditions;
   Table 2  DropAdapt variants and controls per condition, EER and relative improvement over
            the un-adapted CosFace baseline;
-  figures  <exp>/figures/eer_vs_P.png, eer_vs_D.png, dropadapt_kl.png (KL per round, every
+  figures  <fig-dir>/eer_vs_P.png (default <exp>/figures), eer_vs_D.png, dropadapt_kl.png (KL per round, every
            variant) and dropadapt_eer.png (EER of dropadapt_drop's checkpoint of each round,
            <exp>/adapt_<condition>/dropadapt_drop/rounds/step<N>; step 0 = the baseline).
 With --lid-exp/--lid-data (run.sh --lid true, stage 10) also
@@ -92,8 +92,8 @@ def table2(exp: Path, adapt: list[str], backend: str) -> list[str]:
     return rows
 
 
-def figures(exp: Path, adapt: list[str], backend: str) -> list[str]:
-    out, fig_dir = [], exp / "figures"
+def figures(exp: Path, adapt: list[str], backend: str, fig_dir: Path) -> list[str]:
+    out = []
     points = grid_points(exp)
     if (exp / "xvector_cosface_dropclass" / "config.yaml").is_file():
         points[dropclass_setting(exp)] = exp / "xvector_cosface_dropclass"
@@ -198,6 +198,8 @@ def main() -> None:
     p.add_argument("--lid-exp", help="exp dir of the LID part (run.sh --lid true)")
     p.add_argument("--lid-data", help="data dir of the LID part")
     p.add_argument("--command", default="./run.sh")
+    p.add_argument("--fig-dir", help="where the figures go, relative to the RESULTS file's "
+                   "directory as the markdown links them (default <exp>/figures)")
     p.add_argument("--epilogue", help="hand-written text appended after the tables and "
                    "figures (the reading of the recorded run)")
     p.add_argument("results")
@@ -222,7 +224,8 @@ def main() -> None:
     text += table2(exp, args.adapt.split(), args.backend)
     if args.lid_exp:
         text += table3(Path(args.lid_exp), Path(args.lid_data or f"{data}/langid"))
-    figs = figures(exp, args.adapt.split(), args.backend)
+    figs = figures(exp, args.adapt.split(), args.backend,
+                   Path(args.fig_dir) if args.fig_dir else exp / "figures")
     if figs:
         text += ["", "## Figures", ""] + figs
     if args.epilogue:
