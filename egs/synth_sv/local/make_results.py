@@ -214,8 +214,15 @@ def main() -> None:
                 if (data / s / "trials").is_file() else 0
             sizes.append(f"{s}: {len({l.split()[1] for l in lines})} speakers, "
                          f"{len(lines)} utterances" + (f", {n_trials} trials" if n_trials else ""))
+    # every invocation recorded in <exp>/run.cmd (write_rerun_cmd), not only the last one,
+    # which may be a re-scoring call
+    run_cmd = exp / "run.cmd"
+    commands = [line.split("&&", 1)[1].strip() for line in run_cmd.read_text().splitlines()
+                if "&&" in line] if run_cmd.is_file() else []
+    commands = commands or [args.command]
     text = [f"# egs/synth_sv results ({args.backend} scoring)", "",
-            "Produced by stage 9 of:", "", f"    {args.command}", "",
+            "Produced by stage 9 of (the invocations on this exp dir, in order):", "",
+            *[f"    {c}" for c in commands], "",
             "Sizes: " + "; ".join(sizes) + ".", "",
             "## Table 1: EER (%) and minDCF (p_target 0.01) without and with DropClass", ""]
     text += table1(exp, args.heads.split(), args.backend)
