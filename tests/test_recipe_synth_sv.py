@@ -83,8 +83,8 @@ def test_results_epilogue(recipe, tmp_path):
     assert text.endswith("\n## Reading\n\nDropClass line one.\n")
     assert text.index("| CosFace (AM) |") < text.index("## Reading")
     assert "![eer_vs_P](figs/eer_vs_P.png)" in text
-    # the invocations come from exp_mini/run.cmd, not from --command's default
-    assert "\n    ./run.sh --mini true --lid true\n" in text
+    # run.sh cites the invocations recorded in exp_mini/run.cmd
+    assert "\n    ./run.sh --mini true --lid true\n" in (recipe / "RESULTS_mini.md").read_text()
     assert (recipe / "figs" / "eer_vs_P.png").stat().st_size > 1000
 
 

@@ -48,6 +48,12 @@ write_rerun_cmd() {
   { printf '# %s\ncd %q &&' "$(date '+%Y-%m-%d %H:%M:%S')" "$PWD"; printf ' %q' "${@:2}"; echo; } >> "$1/run.cmd"
 }
 
+# recorded_commands RUN_CMD: the invocations write_rerun_cmd recorded there, one per line,
+# without their "cd DIR &&" (what a RESULTS file cites as the commands that made it)
+recorded_commands() {
+  grep -v '^#' "$1" | sed 's/^cd [^&]*&& *//'
+}
+
 # check_stage_range STAGE STOP_STAGE LAST_STAGE [FIRST_STAGE=0]: die unless --stage and
 # --stop-stage select at least one of the recipe's stages FIRST_STAGE..LAST_STAGE (a range
 # that selects none would otherwise end "successfully" having run nothing).

@@ -294,7 +294,7 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ] && [ -n "$results_spec" ]; then
   # shellcheck disable=SC2086  # results_dirs is a list of NAME=DIR words
   lidtool make-results "$results_spec" "$results" --root . --title "$results_title" \
     --dirs $results_dirs \
-    --command "$(grep -v '^#' "$cmd_file" | sed 's/^cd [^&]*&& *//')" \
+    --command "$(recorded_commands "$cmd_file")" \
     --json "$results_json" "${notes[@]}" | tee "$(dirname "$results_json")/results.txt" >/dev/null
   log "wrote $results"
 fi

@@ -118,7 +118,7 @@ $mini || [ ! -f conf/results_reading.md ] || results_opts+=(--epilogue conf/resu
 $mini || results_opts+=(--fig-dir figures)     # committed with RESULTS.md (exp/ is not)
 write_results() {
   local/make_results.py --exp "$exp" --data "$data" --heads "$heads" --adapt "$adapt" \
-    --backend "${backends%% *}" "${results_opts[@]}" --command "./run.sh ${orig_args[*]}" "$results"
+    --backend "${backends%% *}" "${results_opts[@]}" --command "$(recorded_commands "$exp/run.cmd")" "$results"
 }
 in_range 9 && write_results
 if $lid && in_range 10; then

@@ -197,7 +197,8 @@ def main() -> None:
     p.add_argument("--backend", default="cosine")
     p.add_argument("--lid-exp", help="exp dir of the LID part (run.sh --lid true)")
     p.add_argument("--lid-data", help="data dir of the LID part")
-    p.add_argument("--command", default="./run.sh")
+    p.add_argument("--command", default="./run.sh",
+                   help="the invocations that made the run, one per line")
     p.add_argument("--fig-dir", help="where the figures go, relative to the RESULTS file's "
                    "directory as the markdown links them (default <exp>/figures)")
     p.add_argument("--epilogue", help="hand-written text appended after the tables and "
@@ -214,12 +215,7 @@ def main() -> None:
                 if (data / s / "trials").is_file() else 0
             sizes.append(f"{s}: {len({l.split()[1] for l in lines})} speakers, "
                          f"{len(lines)} utterances" + (f", {n_trials} trials" if n_trials else ""))
-    # every invocation recorded in <exp>/run.cmd (write_rerun_cmd), not only the last one,
-    # which may be a re-scoring call
-    run_cmd = exp / "run.cmd"
-    commands = [line.split("&&", 1)[1].strip() for line in run_cmd.read_text().splitlines()
-                if "&&" in line] if run_cmd.is_file() else []
-    commands = commands or [args.command]
+    commands = [c for c in args.command.splitlines() if c.strip()]
     text = [f"# egs/synth_sv results ({args.backend} scoring)", "",
             "Produced by stage 9 of (the invocations on this exp dir, in order):", "",
             *[f"    {c}" for c in commands], "",
