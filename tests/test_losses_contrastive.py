@@ -59,3 +59,28 @@ def test_identical_negatives_found_across_a_batch_with_repeats():
     same = pick.gather(1, neg.reshape(4, -1)).reshape(neg.shape) == pick.unsqueeze(2)
     assert same.any() and (~same).any()
     assert torch.equal(torch.isinf(logits[..., 1:]), same)
+
+
+def test_cross_negatives_are_cosines_to_any_step_of_the_batch_and_minus_inf_when_identical():
+    torch.manual_seed(3)
+    book = torch.randn(4, 6)
+    pick = torch.randint(0, 4, (3, 5))
+    y = book[pick]
+    c = torch.randn(3, 5, 6)
+    neg = torch.randint(0, 4, (3, 5, 2))
+    neg = neg + (neg >= torch.arange(5)[None, :, None])
+    cross = torch.randint(0, 14, (3, 5, 6))
+    cross = cross + (cross >= torch.arange(15).reshape(3, 5, 1))
+    logits = contrastive_logits(c, y, neg, 0.1, cross)
+    assert logits.shape == (3, 5, 1 + 2 + 6)
+    flat_y, flat_pick = y.reshape(15, 6), pick.reshape(15)
+    same = flat_pick[cross] == pick.unsqueeze(2)
+    assert same.any() and (~same).any()
+    assert torch.equal(torch.isinf(logits[..., 3:]), same)
+    for b, m, k in [(0, 0, 0), (2, 4, 5), (1, 3, 2)]:
+        if not same[b, m, k]:
+            want = torch.nn.functional.cosine_similarity(c[b, m], flat_y[cross[b, m, k]],
+                                                         dim=0) / 0.1
+            assert torch.allclose(logits[b, m, 3 + k], want, atol=1e-4)
+    # without cross negatives the first 1 + K columns are unchanged
+    assert torch.equal(contrastive_logits(c, y, neg, 0.1), logits[..., :3])

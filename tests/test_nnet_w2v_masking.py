@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lidtool.nnet.w2v_masking import compute_mask, sample_negatives
+from lidtool.nnet.w2v_masking import compute_mask, sample_cross_negatives, sample_negatives
 
 
 def _spans(row: np.ndarray) -> int:
@@ -61,6 +61,21 @@ def test_negatives_exclude_the_positive_and_stay_in_range():
     assert counts[0] == 0 and counts[1:].min() > 40
     with pytest.raises(ValueError, match="no distractor"):
         sample_negatives(1, 1, 5, rng)
+
+
+def test_cross_negatives_come_from_the_whole_batch_and_exclude_the_positive():
+    rng = np.random.default_rng(4)
+    neg = sample_cross_negatives(3, 5, 200, rng)
+    assert neg.shape == (3, 5, 200)
+    own = np.arange(15).reshape(3, 5, 1)
+    assert not (neg == own).any()
+    assert neg.min() >= 0 and neg.max() <= 14
+    # every other step of the batch, other utterances' included, is drawn
+    counts = np.bincount(neg[0, 0], minlength=15)
+    assert counts[0] == 0 and counts[1:].min() > 0
+    assert (neg // 5 != np.arange(3)[:, None, None]).mean() > 0.5
+    with pytest.raises(ValueError, match="no distractor"):
+        sample_cross_negatives(1, 1, 5, rng)
 
 
 def test_same_generator_state_gives_same_mask():

@@ -98,6 +98,30 @@ def test_pretrain_forward_returns_the_logged_quantities_and_backpropagates():
     assert model.quantizer.codebook.grad.abs().sum() > 0
 
 
+def test_cross_negatives_train_and_feature_grad_mult_scales_only_the_encoder_gradient():
+    feats, lengths = torch.randn(3, 160, 80), torch.tensor([160, 160, 100])
+    runs = {}
+    for mult in (1.0, 0.1):
+        torch.manual_seed(0)
+        model = build_pretrain(80, **TINY, cross_negatives=7, feature_grad_mult=mult,
+                               dropout=0.0)
+        torch.manual_seed(1)
+        out = model(feats, lengths, np.random.default_rng(0))
+        out["loss"].backward()
+        runs[mult] = (float(out["loss"].detach()),
+                      {name: p.grad for name, p in model.named_parameters()})
+    (loss_1, g_1), (loss_01, g_01) = runs[1.0], runs[0.1]
+    assert np.isfinite(loss_1) and loss_1 == pytest.approx(loss_01)   # same forward pass
+    w = "encoder.feature_proj.weight"
+    assert torch.allclose(g_01[w], 0.1 * g_1[w], rtol=1e-4, atol=1e-8)
+    q = "quantizer.codebook"                          # after Z: not scaled
+    assert torch.allclose(g_01[q], g_1[q], rtol=1e-4, atol=1e-8)
+    with pytest.raises(ValueError, match="feature_grad_mult"):
+        Wav2Vec2Config(feature_grad_mult=2.0)
+    with pytest.raises(ValueError, match="cross_negatives"):
+        Wav2Vec2Config(cross_negatives=-1)
+
+
 def test_built_by_model_name_and_bad_options_are_config_errors():
     model = build_model({"name": "wav2vec2", "hidden": [512], **TINY}, {}, 80, 0)
     assert isinstance(model, Wav2Vec2Pretrain)

@@ -2,8 +2,8 @@
 
 ``contrastive_logits``: for each masked step, the cosine similarity of the context vector c
 with its quantised target (column 0) and with K distractors (other masked steps of the same
-utterance, lidtool.nnet.w2v_masking.sample_negatives), divided by the logit temperature
-(fairseq 0.1). A distractor identical to the target (a codevector repeated elsewhere in the
+utterance, lidtool.nnet.w2v_masking.sample_negatives; optionally more from any utterance of
+the batch, sample_cross_negatives), divided by the logit temperature (fairseq 0.1). A distractor identical to the target (a codevector repeated elsewhere in the
 utterance) would make the task ill-posed, so its logit is -inf. The loss is the
 cross-entropy with target 0 (mean over masked steps).
 
@@ -18,22 +18,32 @@ import torch.nn.functional as F
 
 
 def contrastive_logits(c: torch.Tensor, y: torch.Tensor, negatives: torch.Tensor,
-                       temperature: float) -> torch.Tensor:
-    """c, y [B, M, D]; negatives int64 [B, M, K] (row-local indices) -> logits [B, M, K+1]."""
+                       temperature: float,
+                       cross_negatives: torch.Tensor | None = None) -> torch.Tensor:
+    """c, y [B, M, D]; negatives int64 [B, M, K] (row-local indices); cross_negatives int64
+    [B, M, K'] (indices into the B * M flattened steps) -> logits [B, M, 1 + K (+ K')]."""
+    b, m = y.shape[:2]
     c = F.normalize(c.float(), dim=-1, eps=1e-8)
     yn = F.normalize(y.float(), dim=-1, eps=1e-8)
     # every (context, target) cosine of an utterance [B, M, M], then the K + 1 wanted ones:
     # cheaper than gathering K target vectors per step ([B, M, K, D])
     sim = torch.bmm(c, yn.transpose(1, 2))
-    logits = torch.cat([sim.diagonal(dim1=1, dim2=2).unsqueeze(2),
-                        sim.gather(2, negatives)], dim=2) / temperature
+    parts = [sim.diagonal(dim1=1, dim2=2).unsqueeze(2), sim.gather(2, negatives)]
     with torch.no_grad():
         # identical targets share an id; comparing ids of the drawn negatives only needs
         # [B, M, K] memory, where comparing vectors pairwise would need [B, M, M, D]
         _, ids = torch.unique(y.reshape(-1, y.shape[-1]), dim=0, return_inverse=True)
-        ids = ids.reshape(y.shape[:2])
-        same = ids.gather(1, negatives.reshape(len(ids), -1)).reshape(negatives.shape) \
-            == ids.unsqueeze(2)
+        flat_ids = ids
+        ids = ids.reshape(b, m)
+        same = [ids.gather(1, negatives.reshape(b, -1)).reshape(negatives.shape)
+                == ids.unsqueeze(2)]
+    if cross_negatives is not None:
+        every = torch.mm(c.reshape(b * m, -1), yn.reshape(b * m, -1).t()).reshape(b, m, b * m)
+        parts.append(every.gather(2, cross_negatives))
+        with torch.no_grad():
+            same.append(flat_ids[cross_negatives] == ids.unsqueeze(2))
+    logits = torch.cat(parts, dim=2) / temperature
+    same = torch.cat(same, dim=2)
     if same.any():
         logits[..., 1:] = logits[..., 1:].masked_fill(same, float("-inf"))
     return logits

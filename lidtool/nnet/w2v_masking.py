@@ -12,6 +12,11 @@ subset of its masked steps kept) to the smallest masked count, so that targets s
 other masked steps of the same utterance (the positive's own index skipped by drawing from
 M_n - 1 values and shifting the ones at or above it up by one).
 
+``sample_cross_negatives``: fairseq's ``cross_sample_negatives``, an optional second set of
+distractors drawn uniformly with replacement from the masked steps of the whole batch (any
+utterance, the positive's own step skipped), as indices into the batch's flattened masked
+steps [B * M_n].
+
 All randomness comes from the numpy Generator passed in (the pretraining strategy seeds it
 from (train.seed, step, rank)), so masks and distractors of a resumed run are the same.
 """
@@ -61,4 +66,16 @@ def sample_negatives(batch: int, num_masked: int, num_negatives: int,
         raise ValueError(f"{num_masked} masked step(s) per utterance leave no distractor")
     draw = rng.integers(0, num_masked - 1, size=(batch, num_masked, num_negatives))
     own = np.arange(num_masked)[None, :, None]
+    return draw + (draw >= own)
+
+
+def sample_cross_negatives(batch: int, num_masked: int, num_negatives: int,
+                           rng: np.random.Generator) -> np.ndarray:
+    """int64 [B, M_n, K]: for masked step m of row b, K indices into the batch's flattened
+    masked steps (row-major, b * M_n + m), never b * M_n + m itself."""
+    total = batch * num_masked
+    if total < 2:
+        raise ValueError(f"{total} masked step(s) in the batch leave no distractor")
+    draw = rng.integers(0, total - 1, size=(batch, num_masked, num_negatives))
+    own = np.arange(total).reshape(batch, num_masked, 1)
     return draw + (draw >= own)

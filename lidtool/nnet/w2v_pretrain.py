@@ -6,7 +6,8 @@ forward(feats [B, T, F], lengths [B] or None, rng) computes, per utterance crop:
   mask = compute_mask(...)                 (lidtool.nnet.w2v_masking; same count per row)
   c = final_proj(encoder.context(Z, mask)) at the masked steps      [B, M_n, final_dim]
   y = quantizer(Z) at the masked steps                              [B, M_n, final_dim]
-  logits over (y, K distractors of the same utterance)              (lidtool.losses.contrastive)
+  logits over (y, K distractors of the same utterance, and `cross_negatives` K' from any
+  utterance of the batch when > 0)                                  (lidtool.losses.contrastive)
   loss = contrastive + diversity_weight * diversity + feature_penalty * mean(Z^2)
 
 and returns a dict of tensors/floats: loss, contrastive, diversity, feature_penalty,
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from lidtool.losses.contrastive import contrastive_logits, contrastive_loss, diversity_loss
-from lidtool.nnet.w2v_masking import compute_mask, sample_negatives
+from lidtool.nnet.w2v_masking import compute_mask, sample_cross_negatives, sample_negatives
 from lidtool.nnet.w2v_quantizer import GumbelQuantizer
 from lidtool.nnet.wav2vec2 import Wav2Vec2Config, Wav2Vec2Encoder
 
@@ -44,6 +45,9 @@ class Wav2Vec2Pretrain(nn.Module):
         if rng is None:
             rng = np.random.default_rng(int(torch.randint(2 ** 62, ())))
         z, pad_mask = self.encoder.features(feats, lengths)
+        if c.feature_grad_mult < 1:
+            # same values, gradient into the feature encoder scaled (fairseq's GradMultiply)
+            z = z.detach() + c.feature_grad_mult * (z - z.detach())
         b, steps, _ = z.shape
         mask_np = compute_mask((b, steps), pad_mask.cpu().numpy(), c.mask_prob,
                                c.mask_length, c.min_masks, rng)
@@ -55,7 +59,11 @@ class Wav2Vec2Pretrain(nn.Module):
         y = q[mask].reshape(b, num_masked, -1)
         negatives = torch.from_numpy(
             sample_negatives(b, num_masked, c.num_negatives, rng)).to(z.device)
-        logits = contrastive_logits(ctx, y, negatives, c.logit_temp)
+        cross = None
+        if c.cross_negatives:
+            cross = torch.from_numpy(sample_cross_negatives(
+                b, num_masked, c.cross_negatives, rng)).to(z.device)
+        logits = contrastive_logits(ctx, y, negatives, c.logit_temp, cross)
         contrastive, acc = contrastive_loss(logits)
         diversity = diversity_loss(stats["prob_perplexity"], self.quantizer.groups,
                                    self.quantizer.entries)

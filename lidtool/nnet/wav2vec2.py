@@ -51,19 +51,21 @@ class Wav2Vec2Config:
     mask_length: int = 5            # M, in steps
     min_masks: int = 2
     num_negatives: int = 100        # K
+    cross_negatives: int = 0        # fairseq cross_sample_negatives: from any utterance
     logit_temp: float = 0.1
     diversity_weight: float = 0.1
     feature_penalty: float = 0.0
+    feature_grad_mult: float = 1.0  # fairseq: scales the feature encoder's gradient (base 0.1)
 
     def __post_init__(self):
         ints = ("feat_dim", "stack", "enc_dim", "dim", "layers", "heads", "ffn", "final_dim",
                 "pos_conv_kernel", "pos_conv_groups", "quantizer_groups", "quantizer_entries",
-                "mask_length", "min_masks", "num_negatives")
+                "mask_length", "min_masks", "num_negatives", "cross_negatives")
         for name in ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
-            if value < (0 if name in ("layers", "min_masks") else 1):
+            if value < (0 if name in ("layers", "min_masks", "cross_negatives") else 1):
                 raise ValueError(f"{name} must be positive, got {value}")
         if self.dim % self.heads:
             raise ValueError(f"dim {self.dim} is not divisible by heads {self.heads}")
@@ -84,6 +86,8 @@ class Wav2Vec2Config:
         self.temp = [float(t) for t in self.temp]
         if self.logit_temp <= 0:
             raise ValueError(f"logit_temp must be > 0, got {self.logit_temp}")
+        if not 0 <= self.feature_grad_mult <= 1:
+            raise ValueError(f"feature_grad_mult must be in [0, 1], got {self.feature_grad_mult}")
         if self.diversity_weight < 0 or self.feature_penalty < 0:
             raise ValueError("diversity_weight and feature_penalty must be >= 0")
 
