@@ -1,5 +1,8 @@
 """utils/lib.sh helpers: option-keyed .done markers and bounded background jobs."""
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,3 +42,38 @@ def test_bg_failure_stops_the_caller_naming_the_job(tmp_path):
     assert r.returncode != 0
     assert "not-reached" not in r.stdout
     assert "grid P100 (see exp/grid_P100/log) failed" in r.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by its parent) is not running
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_a_stopped_caller_takes_its_background_jobs_with_it(tmp_path):
+    # each job is a script that runs another script in the foreground, as lid.sh runs
+    # train_nnet.sh: a TERM to the caller must reach the innermost process (the sleep)
+    (tmp_path / "inner.sh").write_text("sleep 60 & echo $! > inner.$1; wait\n")
+    (tmp_path / "outer.sh").write_text("bash inner.sh $1\n")
+    script = (f"set -euo pipefail; . {ROOT}/utils/lib.sh\n"
+              "for i in 1 2; do bg_start 2 job$i bash outer.sh $i; done\nbg_wait_all\n"
+              "echo not-reached\n")
+    caller = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, stdout=subprocess.PIPE,
+                              text=True)
+    deadline = time.time() + 20
+    while time.time() < deadline and not all(
+            (tmp_path / f"inner.{i}").exists() and (tmp_path / f"inner.{i}").read_text()
+            for i in (1, 2)):
+        time.sleep(0.05)
+    inner = [int((tmp_path / f"inner.{i}").read_text()) for i in (1, 2)]
+    assert all(_alive(p) for p in inner)
+    caller.send_signal(signal.SIGTERM)
+    out, _ = caller.communicate(timeout=20)
+    assert caller.returncode == -signal.SIGTERM and "not-reached" not in out
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in inner):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in inner)

@@ -33,10 +33,20 @@ bg_wait_oldest() {
   wait "${_bg_pids[0]}" || die "${_bg_names[0]} failed"
   _bg_pids=("${_bg_pids[@]:1}"); _bg_names=("${_bg_names[@]:1}")
 }
+# A caller stopped by TERM, INT or HUP takes its running jobs with it: a job is a tree of
+# shell scripts (lid.sh -> train_nnet.sh -> ...), and a shell does not pass the signal on.
+_bg_tree() { local p; for p in $(pgrep -P "$1" 2>/dev/null); do _bg_tree "$p"; done; echo "$1"; }
+_bg_stop() {
+  local pids=() p
+  for p in "${_bg_pids[@]}"; do pids+=($(_bg_tree "$p")); done
+  [ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
+  trap - "$1"; kill -"$1" $$
+}
 bg_start() {
-  local n=$1 name=$2
+  local n=$1 name=$2 sig
   shift 2
   while [ ${#_bg_pids[@]} -ge "$n" ]; do bg_wait_oldest; done
+  if [ ${#_bg_pids[@]} -eq 0 ]; then for sig in TERM INT HUP; do trap "_bg_stop $sig" $sig; done; fi
   "$@" &
   _bg_pids+=($!); _bg_names+=("$name")
 }
