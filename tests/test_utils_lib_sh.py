@@ -26,8 +26,9 @@ def test_marker_with_other_options_is_not_done(tmp_path):
 
 def test_bg_start_runs_at_most_n_at_once_and_waits_for_all(tmp_path):
     # each job records how many jobs were running when it started (a file per running job)
-    job = ("job() { touch run.$1; ls run.* | wc -l > seen.$1; sleep 0.3; rm run.$1; "
-           "echo $1 >> finished; }\n")
+    # (counted by the glob alone: `ls run.*` fails when a file goes between glob and ls)
+    job = ("job() { touch run.$1; local r=(run.*); echo ${#r[@]} > seen.$1; sleep 0.3; "
+           "rm run.$1; echo $1 >> finished; }\n")
     r = sh(job + "for i in 1 2 3 4 5; do bg_start 2 job$i job $i; done\nbg_wait_all\n"
            "sort -n finished | tr '\\n' ' '", tmp_path)
     assert r.returncode == 0, r.stderr
