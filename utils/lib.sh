@@ -28,25 +28,40 @@ mark_done_with() {
 # Bounded background jobs. bg_start N NAME CMD [ARG...] runs CMD in the background, first
 # waiting for the oldest job started this way while N of them run; bg_wait_all waits for the
 # rest. A failed job stops the caller with "NAME failed" (NAME says where its logs are).
-_bg_pids=(); _bg_names=()
+# While jobs run, a caller stopped by TERM, INT or HUP takes them with it: a job is a tree of
+# shell scripts (lid.sh -> train_nnet.sh -> ...), and a shell does not pass the signal on.
+# The caller's own traps for those signals are put back (and then run) afterwards.
+_bg_pids=(); _bg_names=(); _bg_saved_traps=""
+_bg_children() {  # pids whose parent is $1 (pgrep, or /proc where procps is missing)
+  if command -v pgrep > /dev/null; then pgrep -P "$1" || true; return; fi
+  local f stat ppid
+  for f in /proc/[0-9]*/stat; do
+    { read -r stat < "$f"; } 2> /dev/null || continue
+    read -r _ ppid _ <<< "${stat##*) }"      # after "(command name)", which may hold spaces
+    [ "$ppid" != "$1" ] || { f=${f#/proc/}; echo "${f%/stat}"; }
+  done
+}
+_bg_tree() { local p; for p in $(_bg_children "$1"); do _bg_tree "$p"; done; echo "$1"; }
+_bg_restore_traps() { trap - TERM INT HUP; eval "$_bg_saved_traps"; }
+_bg_stop() {
+  local pids=() p
+  for p in ${_bg_pids[@]+"${_bg_pids[@]}"}; do pids+=($(_bg_tree "$p")); done
+  [ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2> /dev/null || true
+  _bg_restore_traps; kill -"$1" "$BASHPID"
+}
 bg_wait_oldest() {
   wait "${_bg_pids[0]}" || die "${_bg_names[0]} failed"
   _bg_pids=("${_bg_pids[@]:1}"); _bg_names=("${_bg_names[@]:1}")
-}
-# A caller stopped by TERM, INT or HUP takes its running jobs with it: a job is a tree of
-# shell scripts (lid.sh -> train_nnet.sh -> ...), and a shell does not pass the signal on.
-_bg_tree() { local p; for p in $(pgrep -P "$1" 2>/dev/null); do _bg_tree "$p"; done; echo "$1"; }
-_bg_stop() {
-  local pids=() p
-  for p in "${_bg_pids[@]}"; do pids+=($(_bg_tree "$p")); done
-  [ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
-  trap - "$1"; kill -"$1" $$
+  [ ${#_bg_pids[@]} -gt 0 ] || _bg_restore_traps
 }
 bg_start() {
   local n=$1 name=$2 sig
   shift 2
   while [ ${#_bg_pids[@]} -ge "$n" ]; do bg_wait_oldest; done
-  if [ ${#_bg_pids[@]} -eq 0 ]; then for sig in TERM INT HUP; do trap "_bg_stop $sig" $sig; done; fi
+  if [ ${#_bg_pids[@]} -eq 0 ]; then
+    _bg_saved_traps=$(trap -p TERM INT HUP)
+    for sig in TERM INT HUP; do trap "_bg_stop $sig" $sig; done
+  fi
   "$@" &
   _bg_pids+=($!); _bg_names+=("$name")
 }
