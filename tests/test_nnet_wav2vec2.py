@@ -101,17 +101,20 @@ def test_pretrain_forward_returns_the_logged_quantities_and_backpropagates():
 def test_cross_negatives_train_and_feature_grad_mult_scales_only_the_encoder_gradient():
     feats, lengths = torch.randn(3, 160, 80), torch.tensor([160, 160, 100])
     runs = {}
-    for mult in (1.0, 0.1):
+    for cross, mult in ((7, 1.0), (7, 0.1), (0, 1.0)):
         torch.manual_seed(0)
-        model = build_pretrain(80, **TINY, cross_negatives=7, feature_grad_mult=mult,
+        model = build_pretrain(80, **TINY, cross_negatives=cross, feature_grad_mult=mult,
                                dropout=0.0)
         torch.manual_seed(1)
         out = model(feats, lengths, np.random.default_rng(0))
         out["loss"].backward()
-        runs[mult] = (float(out["loss"].detach()),
-                      {name: p.grad for name, p in model.named_parameters()})
-    (loss_1, g_1), (loss_01, g_01) = runs[1.0], runs[0.1]
+        runs[cross, mult] = (float(out["loss"].detach()),
+                             {name: p.grad for name, p in model.named_parameters()})
+    (loss_1, g_1), (loss_01, g_01) = runs[7, 1.0], runs[7, 0.1]
     assert np.isfinite(loss_1) and loss_1 == pytest.approx(loss_01)   # same forward pass
+    # the same weights, masks and same-utterance distractors: the 7 cross-utterance
+    # distractors per step are what changes the loss (chance ln 18 against ln 11)
+    assert abs(loss_1 - runs[0, 1.0][0]) > 0.05
     w = "encoder.feature_proj.weight"
     assert torch.allclose(g_01[w], 0.1 * g_1[w], rtol=1e-4, atol=1e-8)
     q = "quantizer.codebook"                          # after Z: not scaled

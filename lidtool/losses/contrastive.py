@@ -3,9 +3,10 @@
 ``contrastive_logits``: for each masked step, the cosine similarity of the context vector c
 with its quantised target (column 0) and with K distractors (other masked steps of the same
 utterance, lidtool.nnet.w2v_masking.sample_negatives; optionally more from any utterance of
-the batch, sample_cross_negatives), divided by the logit temperature (fairseq 0.1). A distractor identical to the target (a codevector repeated elsewhere in the
-utterance) would make the task ill-posed, so its logit is -inf. The loss is the
-cross-entropy with target 0 (mean over masked steps).
+the batch, sample_cross_negatives), divided by the logit temperature (fairseq 0.1). A
+distractor identical to the target (a codevector repeated elsewhere in the batch) would make
+the task ill-posed, so its logit is -inf. The loss is the cross-entropy with target 0 (mean
+over masked steps).
 
 ``diversity_loss``: (G*V - perplexity) / (G*V), with the perplexity the sum over groups of
 exp(entropy) of the batch-averaged soft codeword distribution: 0 when every codeword is used
