@@ -45,16 +45,21 @@ def test_contrastive_logits_match_direct_cosines():
         assert torch.allclose(logits[b, m, k + 1], other, atol=1e-5)
 
 
+def _codebook_batch(seed: int, entries: int, batch: int, steps: int, dim: int, k: int):
+    """(codeword ids [B, M], targets y [B, M, dim] drawn from a codebook of `entries` (as the
+    quantiser's are, so targets repeat), contexts c [B, M, dim], K same-utterance negatives
+    [B, M, K] that are never the step itself)."""
+    torch.manual_seed(seed)
+    book = torch.randn(entries, dim)
+    pick = torch.randint(0, entries, (batch, steps))
+    c = torch.randn(batch, steps, dim)
+    neg = torch.randint(0, steps - 1, (batch, steps, k))
+    return pick, book[pick], c, neg + (neg >= torch.arange(steps)[None, :, None])
+
+
 def test_identical_negatives_found_across_a_batch_with_repeats():
-    # targets drawn from a small codebook (as the quantiser's are): every negative whose
-    # vector equals its step's target is -inf, every other one finite
-    torch.manual_seed(2)
-    book = torch.randn(3, 5)
-    pick = torch.randint(0, 3, (4, 7))
-    y = book[pick]
-    c = torch.randn(4, 7, 5)
-    neg = torch.randint(0, 6, (4, 7, 5))
-    neg = neg + (neg >= torch.arange(7)[None, :, None])
+    # every negative whose vector equals its step's target is -inf, every other one finite
+    pick, y, c, neg = _codebook_batch(2, entries=3, batch=4, steps=7, dim=5, k=5)
     logits = contrastive_logits(c, y, neg, 0.1)
     same = pick.gather(1, neg.reshape(4, -1)).reshape(neg.shape) == pick.unsqueeze(2)
     assert same.any() and (~same).any()
@@ -62,13 +67,7 @@ def test_identical_negatives_found_across_a_batch_with_repeats():
 
 
 def test_cross_negatives_are_cosines_to_any_step_of_the_batch_and_minus_inf_when_identical():
-    torch.manual_seed(3)
-    book = torch.randn(4, 6)
-    pick = torch.randint(0, 4, (3, 5))
-    y = book[pick]
-    c = torch.randn(3, 5, 6)
-    neg = torch.randint(0, 4, (3, 5, 2))
-    neg = neg + (neg >= torch.arange(5)[None, :, None])
+    pick, y, c, neg = _codebook_batch(3, entries=4, batch=3, steps=5, dim=6, k=2)
     cross = torch.randint(0, 14, (3, 5, 6))
     cross = cross + (cross >= torch.arange(15).reshape(3, 5, 1))
     logits = contrastive_logits(c, y, neg, 0.1, cross)

@@ -64,9 +64,8 @@ def sample_negatives(batch: int, num_masked: int, num_negatives: int,
     never m itself."""
     if num_masked < 2:
         raise ValueError(f"{num_masked} masked step(s) per utterance leave no distractor")
-    draw = rng.integers(0, num_masked - 1, size=(batch, num_masked, num_negatives))
-    own = np.arange(num_masked)[None, :, None]
-    return draw + (draw >= own)
+    own = np.broadcast_to(np.arange(num_masked)[None, :, None], (batch, num_masked, 1))
+    return _draw_others(own, num_masked, num_negatives, rng)
 
 
 def sample_cross_negatives(batch: int, num_masked: int, num_negatives: int,
@@ -76,6 +75,12 @@ def sample_cross_negatives(batch: int, num_masked: int, num_negatives: int,
     total = batch * num_masked
     if total < 2:
         raise ValueError(f"{total} masked step(s) in the batch leave no distractor")
-    draw = rng.integers(0, total - 1, size=(batch, num_masked, num_negatives))
-    own = np.arange(total).reshape(batch, num_masked, 1)
+    return _draw_others(np.arange(total).reshape(batch, num_masked, 1), total,
+                        num_negatives, rng)
+
+
+def _draw_others(own: np.ndarray, high: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """[B, M_n, k] indices uniform over 0..high-1 except `own` [B, M_n, 1]: k draws from the
+    high - 1 other values, those at or above own shifted up by one."""
+    draw = rng.integers(0, high - 1, size=own.shape[:2] + (k,))
     return draw + (draw >= own)
